@@ -1,0 +1,338 @@
+"""The estimator: one scikit-learn object that predicts every head of a taxonomy.
+
+``ComplaintClassifier`` follows scikit-learn's estimator contract (``__init__`` stores
+parameters only, ``fit`` returns ``self``, learned state ends in ``_``, ``clone`` works).
+Inside it:
+
+* features: word 1-2 gram TF-IDF over spaCy-normalised tokens (lemmas, negation marks)
+  plus character 2-5 gram TF-IDF over the raw text (robust to typos and spelling variants);
+* a multinomial logistic regression per multiclass head;
+* a class-weighted logistic regression per label of a multilabel head, whose scores are
+  calibrated by Platt scaling on out-of-fold predictions, with a per-label decision
+  threshold chosen on those same out-of-fold probabilities (``threshold_policy``).
+
+Labels with fewer than ``min_positive`` examples are kept in the output but never
+predicted (probability NaN); ``untrained_labels_`` lists them.
+
+Example::
+
+    >>> clf = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3)   # doctest: +SKIP
+    >>> clf.fit(df["text"], df[tax.label_columns]).predict(["waited 5 hours"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+from scipy import sparse
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from .taxonomy import Taxonomy
+from .text import TextNormalizer, as_texts
+
+__all__ = ["ComplaintClassifier", "best_f1_threshold", "fit_platt"]
+
+THRESHOLD_GRID = np.round(np.arange(0.05, 0.951, 0.01), 2)
+
+
+def fit_platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: a 1-D logistic fit mapping decision scores to probabilities."""
+    lr = LogisticRegression(C=1e4, solver="lbfgs")
+    lr.fit(scores.reshape(-1, 1), y)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -35, 35)))
+
+
+def best_f1_threshold(proba: np.ndarray, y: np.ndarray, grid: np.ndarray = THRESHOLD_GRID) -> float:
+    """The threshold on ``proba`` that maximises F1 for labels ``y`` (ties: the lowest)."""
+    pred = proba[:, None] >= grid[None, :]
+    tp = (pred & (y[:, None] == 1)).sum(0)
+    fp = (pred & (y[:, None] == 0)).sum(0)
+    fn = ((~pred) & (y[:, None] == 1)).sum(0)
+    f1 = np.where(tp > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    if f1.max() <= 0:
+        return 0.5
+    return float(grid[int(np.argmax(f1))])
+
+
+class ComplaintClassifier(BaseEstimator):
+    """Multi-head text classifier for patient comments.
+
+    Parameters
+    ----------
+    taxonomy : dict
+        The taxonomy as a mapping (``Taxonomy.to_dict()`` or the YAML's content).
+    text_column : str
+        Column read when ``X`` is a DataFrame.
+    word_ngram_range, char_ngram_range : tuple
+        n-gram ranges of the word and character TF-IDF blocks.
+    min_df : int
+        Minimum document frequency of a feature.
+    max_char_features : int
+        Cap on character n-gram features (keeps the model small).
+    use_char : bool
+        Include the character n-gram block.
+    lemmatize, negation : bool
+        spaCy preprocessing switches (see :class:`~complaintml.text.TextNormalizer`).
+    C : float
+        Inverse regularisation strength of every logistic regression.
+    class_weight : "balanced" or None
+        Re-weight rare labels during training.
+    threshold_policy : "f1" or "fixed"
+        Learn per-label thresholds maximising out-of-fold F1, or use ``fixed_threshold``.
+    fixed_threshold : float
+    cv_folds : int
+        Folds for out-of-fold calibration and thresholds.
+    min_positive : int
+        Labels with fewer positive examples are not learned.
+    random_state : int
+    """
+
+    def __init__(
+        self,
+        taxonomy: dict | None = None,
+        text_column: str = "text",
+        word_ngram_range: tuple = (1, 2),
+        char_ngram_range: tuple = (2, 5),
+        min_df: int = 2,
+        max_char_features: int = 60000,
+        use_char: bool = True,
+        lemmatize: bool = True,
+        negation: bool = True,
+        C: float = 4.0,
+        class_weight: str | None = "balanced",
+        threshold_policy: str = "f1",
+        fixed_threshold: float = 0.5,
+        cv_folds: int = 5,
+        min_positive: int = 5,
+        random_state: int = 0,
+    ):
+        self.taxonomy = taxonomy
+        self.text_column = text_column
+        self.word_ngram_range = word_ngram_range
+        self.char_ngram_range = char_ngram_range
+        self.min_df = min_df
+        self.max_char_features = max_char_features
+        self.use_char = use_char
+        self.lemmatize = lemmatize
+        self.negation = negation
+        self.C = C
+        self.class_weight = class_weight
+        self.threshold_policy = threshold_policy
+        self.fixed_threshold = fixed_threshold
+        self.cv_folds = cv_folds
+        self.min_positive = min_positive
+        self.random_state = random_state
+
+    # -- building blocks --------------------------------------------------------------
+    def _featurizer(self) -> FeatureUnion:
+        word = Pipeline([
+            ("normalize", TextNormalizer(lemmatize=self.lemmatize, negation=self.negation)),
+            ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=tuple(self.word_ngram_range),
+                                      min_df=self.min_df, sublinear_tf=True, dtype=np.float32)),
+        ])
+        blocks = [("word", word)]
+        if self.use_char:
+            blocks.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range),
+                                                   min_df=self.min_df, max_features=self.max_char_features,
+                                                   sublinear_tf=True, dtype=np.float32)))
+        return FeatureUnion(blocks)
+
+    def _lr(self, multiclass: bool = False) -> LogisticRegression:
+        if multiclass:
+            return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear")
+
+    def _folds(self, n: int, y_stack: np.ndarray) -> list:
+        k = max(2, min(self.cv_folds, n // 2))
+        if y_stack.shape[1] and y_stack.sum(0).min() >= k:
+            splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state)
+            return list(splitter.split(np.zeros(n), y_stack))
+        return list(KFold(n_splits=k, shuffle=True, random_state=self.random_state).split(np.zeros(n)))
+
+    # -- fit --------------------------------------------------------------------------
+    def fit(self, X, y: pd.DataFrame):
+        """Learn from texts ``X`` and a DataFrame ``y`` holding the taxonomy's label columns."""
+        if self.taxonomy is None:
+            raise ValueError("ComplaintClassifier needs a taxonomy")
+        if self.threshold_policy not in ("f1", "fixed"):
+            raise ValueError(f"threshold_policy must be 'f1' or 'fixed', got {self.threshold_policy!r}")
+        tax = Taxonomy.from_dict(self.taxonomy)
+        texts = as_texts(X, self.text_column)
+        y = pd.DataFrame(y).reset_index(drop=True)
+        if len(texts) != len(y):
+            raise ValueError(f"X has {len(texts)} rows but y has {len(y)}")
+        targets = {h.name: h.encode(y) for h in tax.heads}
+
+        self.features_ = self._featurizer()
+        Xf = self.features_.fit_transform(texts).tocsr()
+        self.n_word_features_ = len(self.features_.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
+
+        stack = [targets[h.name] if h.is_multilabel else
+                 (targets[h.name][:, None] == np.array(h.label_names)[None, :]).astype(np.int8) for h in tax.heads]
+        folds = self._folds(len(texts), np.hstack(stack))
+
+        self.heads_, self.oof_proba_, self.untrained_labels_ = {}, {}, {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for head in tax.heads:
+                fit_head = self._fit_multilabel if head.is_multilabel else self._fit_multiclass
+                self.heads_[head.name], self.oof_proba_[head.name] = fit_head(head, Xf, targets[head.name], folds)
+                self.untrained_labels_[head.name] = [lab for lab, ok in zip(head.label_names, self.heads_[head.name]["trained"]) if not ok]
+        self.thresholds_ = {h.name: dict(zip(h.label_names, self.heads_[h.name]["threshold"].tolist()))
+                            for h in tax.heads if h.is_multilabel}
+        self.taxonomy_ = tax.to_dict()
+        return self
+
+    def _fit_multiclass(self, head, Xf, y, folds):
+        labels = head.label_names
+        present = [lab for lab in labels if (y == lab).sum() >= max(self.min_positive, 1)]
+        trained = np.array([lab in present for lab in labels])
+        keep = np.isin(y, present)
+        oof = np.zeros((len(y), len(labels)), dtype=np.float32)
+        for tr, va in folds:
+            tr = tr[keep[tr]]
+            if len(set(y[tr])) < 2:
+                continue
+            clf = self._lr(multiclass=True).fit(Xf[tr], y[tr])
+            proba = clf.predict_proba(Xf[va])
+            for k, cls in enumerate(clf.classes_):
+                oof[va, labels.index(cls)] = proba[:, k]
+        if len(present) < 2:
+            raise ValueError(f"head '{head.name}' needs at least two labels with {self.min_positive}+ examples")
+        clf = self._lr(multiclass=True).fit(Xf[keep], y[keep])
+        order = [labels.index(c) for c in clf.classes_]
+        return {"coef": clf.coef_.astype(np.float32), "intercept": clf.intercept_.astype(np.float32),
+                "columns": np.array(order), "trained": trained}, oof
+
+    def _fit_multilabel(self, head, Xf, Y, folds):
+        n, L = Y.shape
+        coef = np.zeros((L, Xf.shape[1]), dtype=np.float32)
+        intercept = np.zeros(L, dtype=np.float32)
+        platt = np.zeros((L, 2), dtype=np.float64)
+        threshold = np.full(L, np.nan)
+        trained = np.zeros(L, dtype=bool)
+        oof = np.full((n, L), np.nan, dtype=np.float32)
+        for j in range(L):
+            y = Y[:, j]
+            if y.sum() < self.min_positive or y.sum() == n:
+                continue
+            scores = np.zeros(n)
+            for tr, va in folds:
+                if y[tr].min() == y[tr].max():
+                    scores[va] = -5.0 if y[tr].max() == 0 else 5.0
+                    continue
+                scores[va] = self._lr().fit(Xf[tr], y[tr]).decision_function(Xf[va])
+            a, b = fit_platt(scores, y)
+            proba = _sigmoid(a * scores + b)
+            oof[:, j] = proba
+            threshold[j] = best_f1_threshold(proba, y) if self.threshold_policy == "f1" else self.fixed_threshold
+            clf = self._lr().fit(Xf, y)
+            coef[j], intercept[j], platt[j], trained[j] = clf.coef_[0], clf.intercept_[0], (a, b), True
+        return {"coef": coef, "intercept": intercept, "platt": platt, "threshold": threshold, "trained": trained}, oof
+
+    # -- predict ----------------------------------------------------------------------
+    def transform_features(self, X) -> sparse.csr_matrix:
+        check_is_fitted(self, "features_")
+        return self.features_.transform(as_texts(X, self.text_column)).tocsr()
+
+    def proba_from_features(self, Xf) -> dict[str, np.ndarray]:
+        """Probabilities per head: n x labels (taxonomy order); NaN for untrained labels."""
+        out = {}
+        tax = Taxonomy.from_dict(self.taxonomy_)
+        for head in tax.heads:
+            p = self.heads_[head.name]
+            if head.is_multilabel:
+                scores = np.asarray(Xf @ p["coef"].T) + p["intercept"]
+                proba = _sigmoid(p["platt"][:, 0] * scores + p["platt"][:, 1])
+                proba[:, ~p["trained"]] = np.nan
+            else:
+                logits = np.asarray(Xf @ p["coef"].T) + p["intercept"]
+                if logits.shape[1] == 1:  # binary LogisticRegression keeps one row of coefficients
+                    logits = np.hstack([np.zeros_like(logits), logits])
+                logits -= logits.max(1, keepdims=True)
+                ex = np.exp(logits)
+                proba = np.zeros((Xf.shape[0], len(head.labels)))
+                proba[:, p["columns"]] = ex / ex.sum(1, keepdims=True)
+            out[head.name] = proba.astype(np.float64)
+        return out
+
+    def predict_proba(self, X) -> dict[str, np.ndarray]:
+        return self.proba_from_features(self.transform_features(X))
+
+    def decide(self, proba: dict[str, np.ndarray], thresholds: dict[str, dict[str, float]] | None = None) -> dict[str, np.ndarray]:
+        """Turn probabilities into decisions: label strings (multiclass) or 0/1 matrices."""
+        tax = Taxonomy.from_dict(self.taxonomy_)
+        out = {}
+        for head in tax.heads:
+            p = proba[head.name]
+            if head.is_multilabel:
+                th = np.array([(thresholds or {}).get(head.name, {}).get(lab, self.thresholds_[head.name][lab])
+                               for lab in head.label_names], dtype=float)
+                out[head.name] = (np.nan_to_num(p, nan=-1.0) >= th[None, :]).astype(np.int8)
+            else:
+                out[head.name] = np.array(head.label_names, dtype=object)[np.argmax(p, axis=1)]
+        return out
+
+    def predict(self, X) -> pd.DataFrame:
+        """Label columns in the same names and encoding as the training data."""
+        decisions = self.decide(self.predict_proba(X))
+        tax = Taxonomy.from_dict(self.taxonomy_)
+        return pd.concat([h.decode(decisions[h.name]) for h in tax.heads], axis=1)
+
+    # -- explanations -------------------------------------------------------------------
+    def evidence(self, texts: list[str], Xf, decisions: dict[str, np.ndarray], top_k: int = 3) -> list[dict]:
+        """For each text, label -> the phrases (as written) whose word features pushed it most."""
+        tax = Taxonomy.from_dict(self.taxonomy_)
+        words = self.features_.transformer_list[0][1]
+        vocab = words.named_steps["tfidf"].get_feature_names_out()
+        normalizer = words.named_steps["normalize"]
+        Xw = Xf[:, : self.n_word_features_]
+        out: list[dict] = [{} for _ in texts]
+        tokens: dict[int, list] = {}
+        for head in tax.heads:
+            p = self.heads_[head.name]
+            dec = decisions[head.name]
+            for j, lab in enumerate(head.label_names):
+                if head.is_multilabel:
+                    rows = np.flatnonzero(dec[:, j] == 1)
+                    weights = p["coef"][j, : self.n_word_features_]
+                else:
+                    rows = np.flatnonzero(dec == lab)
+                    pos = np.flatnonzero(p["columns"] == j)
+                    if not len(pos) or lab == "neutral" or p["coef"].shape[0] == 1:
+                        continue
+                    weights = p["coef"][pos[0], : self.n_word_features_]
+                for i in rows:
+                    row = Xw[i]
+                    contrib = row.data * weights[row.indices]
+                    best = [row.indices[k] for k in np.argsort(-contrib)[:top_k] if contrib[k] > 0]
+                    if not best:
+                        continue
+                    if i not in tokens:
+                        tokens[i] = normalizer.analyze(texts[i])
+                    phrases = [_find_phrase(texts[i], tokens[i], vocab[f].split(" ")) for f in best]
+                    out[i][lab] = [ph for ph in dict.fromkeys(phrases) if ph]
+        return out
+
+
+def _find_phrase(text: str, tokens: list[tuple[int, int, str]], gram: list[str]) -> str:
+    """The span of ``text`` whose normalised tokens equal ``gram`` (first match)."""
+    norms = [t for _, _, t in tokens]
+    n = len(gram)
+    for k in range(len(norms) - n + 1):
+        if norms[k : k + n] == gram:
+            return text[tokens[k][0] : tokens[k + n - 1][1]]
+    return ""

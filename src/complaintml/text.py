@@ -1,0 +1,169 @@
+"""spaCy text preprocessing as a scikit-learn transformer.
+
+Each comment becomes a string of normalised tokens: lower-cased lookup lemmas, numbers,
+URLs and e-mail addresses replaced by placeholders, and words inside a negation's scope
+prefixed with ``neg_`` ("not rude at all" -> ``not neg_rude neg_at neg_all``), so that
+"not rude" and "rude" are different features.
+
+There is no trained English pipeline offline, so this uses ``spacy.blank("en")`` (the
+rule-based tokenizer) and the lookup lemmatizer's table from ``spacy-lookups-data``. The
+table is stored inside the fitted transformer (about 0.8 MB), so scoring does not need
+``spacy-lookups-data`` installed. Only the tokenizer runs per document; lemmas come from a
+per-process cache keyed by token text, which gives the same lemmas as the pipeline's
+lemmatizer at a fraction of the cost (spaCy's ``n_process`` is far slower here).
+
+Example::
+
+    >>> norm = TextNormalizer().fit([])
+    >>> norm.transform(["The nurses were NOT rude at all, waited 3 hours"])
+    ['the nurse be not neg_rude neg_at neg_all wait num hour']
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import spacy
+from sklearn.base import BaseEstimator, TransformerMixin
+
+__all__ = ["TextNormalizer", "as_texts", "build_nlp"]
+
+NEGATORS = frozenset(
+    "not no never n't nothing nobody none neither nor without cannot cant dont didnt doesnt "
+    "wasnt werent isnt arent wont couldnt shouldnt wouldnt hasnt havent hadnt".split()
+)
+# A negation's scope ends at clause punctuation or a contrast word, or after a few tokens.
+SCOPE_BREAKERS = frozenset(". , ; : ! ? but however although though yet".split())
+MAX_SCOPE = 3
+
+
+def build_nlp() -> spacy.Language:
+    """A blank English pipeline with the lookup lemmatizer (needs spacy-lookups-data once)."""
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    return nlp
+
+
+def _nlp_from_bytes(data: bytes) -> spacy.Language:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.from_bytes(data)
+    return nlp
+
+
+def as_texts(X, text_column: str = "text") -> list[str]:
+    """Turn a list, array, Series or DataFrame into a list of comment strings.
+
+    A DataFrame must hold ``text_column`` (or have exactly one column): iterating a
+    DataFrame directly would yield its column names, a classic silent bug.
+    Non-strings (NaN, None, numbers) become the empty string.
+    """
+    if isinstance(X, pd.DataFrame):
+        if text_column in X.columns:
+            X = X[text_column]
+        elif X.shape[1] == 1:
+            X = X.iloc[:, 0]
+        else:
+            raise ValueError(f"DataFrame has no text column '{text_column}'")
+    if isinstance(X, str):
+        raise ValueError("expected a sequence of texts, got a single string")
+    return [x if isinstance(x, str) else "" for x in (X.tolist() if hasattr(X, "tolist") else list(X))]
+
+
+class TextNormalizer(BaseEstimator, TransformerMixin):
+    """Normalise comments to lemma tokens with negation scope marks.
+
+    Parameters
+    ----------
+    lemmatize : use lookup lemmas (True) or lower-cased words (False).
+    negation : mark tokens inside a negation's scope with ``neg_``.
+    text_column : the column to read when given a DataFrame.
+    """
+
+    def __init__(self, lemmatize: bool = True, negation: bool = True, text_column: str = "text"):
+        self.lemmatize = lemmatize
+        self.negation = negation
+        self.text_column = text_column
+
+    def fit(self, X=None, y=None):
+        self.nlp_ = build_nlp()
+        self._cache = {}
+        return self
+
+    # The spaCy pipeline is stored as bytes; the lemma cache is rebuilt on demand.
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_cache", None)
+        state.pop("_lemma_table", None)
+        if "nlp_" in state:
+            state["nlp_"] = self.nlp_.to_bytes()
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state.get("nlp_"), bytes):
+            state["nlp_"] = _nlp_from_bytes(state["nlp_"])
+        self.__dict__.update(state)
+        self._cache = {}
+
+    def _norm(self, token) -> str:
+        text = token.text
+        key = self._cache.get(text)
+        if key is not None:
+            return key
+        if token.like_email:
+            key = "emailtoken"
+        elif token.like_url:
+            key = "urltoken"
+        elif token.like_num or any(ch.isdigit() for ch in text):
+            key = "num"
+        else:
+            lower = text.lower()
+            if lower in ("n't", "nt"):
+                key = "n't"
+            elif self.lemmatize:
+                key = self._table.get(lower, lower)
+            else:
+                key = lower
+        self._cache[text] = key
+        return key
+
+    @property
+    def _table(self):
+        table = getattr(self, "_lemma_table", None)
+        if table is None:
+            table = self.nlp_.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+            self._lemma_table = table
+        return table
+
+    def analyze(self, text: str) -> list[tuple[int, int, str]]:
+        """Tokens of one text as (start_char, end_char, feature_token); spaces dropped."""
+        out = []
+        scope = 0
+        for tok in self.nlp_.tokenizer(text):
+            if tok.is_space:
+                continue
+            norm = self._norm(tok)
+            if tok.is_punct and norm not in ("!", "?"):
+                scope = 0 if norm in SCOPE_BREAKERS else scope
+                continue
+            if self.negation:
+                if norm in SCOPE_BREAKERS:
+                    scope = 0
+                elif scope:
+                    norm = "neg_" + norm
+                    scope -= 1
+                if norm in NEGATORS:
+                    scope = MAX_SCOPE
+            out.append((tok.idx, tok.idx + len(tok.text), norm))
+        return out
+
+    def transform(self, X) -> list[str]:
+        texts = as_texts(X, self.text_column)
+        return [" ".join(t for _, _, t in self.analyze(text)) for text in texts]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        return tags
+
