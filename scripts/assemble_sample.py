@@ -42,7 +42,9 @@ def main(paths: list[str]) -> None:
     rows = [json.loads(line) for p in paths for line in open(p, encoding="utf-8") if line.strip()]
     df = pd.DataFrame(rows)
     df["text"] = df["text"].str.strip()
-    df = df.drop_duplicates("text").reset_index(drop=True)
+    # Short answers repeat across batches ("Good", "good"): keep one per wording, ignoring case and punctuation.
+    key = df["text"].str.lower().str.replace(r"[^\w\s]", "", regex=True).str.split().str.join(" ")
+    df = df[~key.duplicated()].reset_index(drop=True)
     rng = np.random.default_rng(SEED)
     df = df.iloc[rng.permutation(len(df))].reset_index(drop=True)
     df["feelings"] = df["feelings"].map(lambda x: ";".join(x))

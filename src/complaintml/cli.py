@@ -22,8 +22,14 @@ from .errors import ComplaintMLError, InputError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Tag patient comments with feelings, root causes and polarity; score files; build reports.")
 log = logging.getLogger("complaintml")
-DEFAULT_TAXONOMY = Path("configs/taxonomy/default.yaml")
-DEFAULT_CONFIG = Path("configs/train/default.toml")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _default(rel: str) -> Path:
+    """A default config file: from the working directory, else from the project checkout."""
+    local = Path(rel)
+    return local if local.is_file() else PROJECT_ROOT / rel
+
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -64,7 +70,7 @@ def command(fn):
 def _taxonomy(path: Optional[Path], text_col: Optional[str], id_col: Optional[str]):
     from .taxonomy import load_taxonomy
 
-    return load_taxonomy(path or DEFAULT_TAXONOMY).with_columns(text_col, id_col)
+    return load_taxonomy(path or _default("configs/taxonomy/default.yaml")).with_columns(text_col, id_col)
 
 
 @app.command()
@@ -83,7 +89,7 @@ def train(
     from .pipeline import run_training
 
     tax = _taxonomy(taxonomy, text_col, id_col)
-    cfg_path = config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
+    cfg_path = config or _default("configs/train/default.toml")
     out = run_training(data, tax, cfg_path, model_out, register, track=not no_tracking)
     typer.echo(json.dumps(out, indent=2))
 

@@ -1,0 +1,103 @@
+"""Estimator contract, determinism and the rare-label rule of ComplaintClassifier."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from complaintml.model import ComplaintClassifier, best_f1_threshold
+from complaintml.taxonomy import Taxonomy, load_taxonomy
+
+from conftest import DEFAULT_TAXONOMY, SAMPLE
+
+
+@pytest.fixture(scope="module")
+def data():
+    df = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    return df[df["split"] == "train"].head(400).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def tax():
+    return load_taxonomy(DEFAULT_TAXONOMY)
+
+
+@pytest.fixture(scope="module")
+def fitted(data, tax):
+    return ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3).fit(data["text"], data)
+
+
+def test_init_stores_params_only_and_clone_works(tax):
+    est = ComplaintClassifier(taxonomy=tax.to_dict(), C=2.0)
+    assert not [k for k in vars(est) if k.endswith("_")]
+    twin = clone(est)
+    assert twin.get_params()["C"] == 2.0 and twin is not est
+    assert set(est.get_params()) >= {"taxonomy", "C", "cv_folds", "threshold_policy"}
+
+
+def test_predict_before_fit_raises(tax):
+    with pytest.raises(NotFittedError):
+        ComplaintClassifier(taxonomy=tax.to_dict()).predict(["x"])
+
+
+def test_fit_returns_self_and_predicts_label_columns(data, tax):
+    est = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=2, use_char=False)
+    assert est.fit(data["text"], data) is est
+    pred = est.predict(["I waited five hours and nobody told me anything", "nothing"])
+    assert list(pred.columns) == tax.label_columns and len(pred) == 2
+    assert set(pred["polarity"]) <= set(tax.head("polarity").label_names)
+
+
+def test_dataframe_input_uses_text_column(fitted, data):
+    a = fitted.predict(data[["id", "text"]].head(20))
+    b = fitted.predict(data["text"].head(20).tolist())
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_same_data_and_seed_give_identical_model(data, tax, fitted):
+    again = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3).fit(data["text"], data)
+    texts = data["text"].head(50)
+    assert again.thresholds_ == fitted.thresholds_
+    for head, p in fitted.predict_proba(texts).items():
+        np.testing.assert_array_equal(p, again.predict_proba(texts)[head])
+
+
+def test_probabilities_are_probabilities(fitted, data):
+    proba = fitted.predict_proba(data["text"].head(30))
+    assert np.allclose(proba["polarity"].sum(1), 1.0)
+    assert ((proba["feelings"] >= 0) & (proba["feelings"] <= 1)).all()
+
+
+def test_learned_thresholds_are_within_grid(fitted):
+    for head in ("feelings", "root_causes"):
+        assert all(0.05 <= t <= 0.95 for t in fitted.thresholds_[head].values())
+
+
+def test_rare_label_is_kept_but_never_predicted(data):
+    tax = Taxonomy.from_dict({"name": "t", "heads": [
+        {"name": "topic", "kind": "multilabel", "labels": ["waiting", "rare"]}]})
+    y = pd.DataFrame({"topic": ["waiting" if "wait" in t.lower() else "" for t in data["text"]]})
+    y.loc[[0, 1], "topic"] = "rare"
+    est = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=2, use_char=False).fit(data["text"], y)
+    assert est.untrained_labels_["topic"] == ["rare"]
+    proba = est.predict_proba(data["text"].head(10))["topic"]
+    assert np.isnan(proba[:, 1]).all() and not np.isnan(proba[:, 0]).any()
+    assert "rare" not in ";".join(est.predict(data["text"])["topic"])
+
+
+def test_best_f1_threshold_finds_the_separating_cut():
+    proba = np.array([0.1, 0.2, 0.35, 0.6, 0.7])
+    y = np.array([0, 0, 1, 1, 1])
+    assert best_f1_threshold(proba, y) == pytest.approx(0.21)
+    assert best_f1_threshold(proba, np.zeros(5, int)) == 0.5
+
+
+def test_evidence_phrases_come_from_the_text(fitted):
+    texts = ["Waited six hours in the waiting room and the receptionist was rude to my mum"]
+    Xf = fitted.transform_features(texts)
+    dec = fitted.decide(fitted.proba_from_features(Xf))
+    ev = fitted.evidence(texts, Xf, dec)[0]
+    assert ev, "some label should be predicted with evidence"
+    for phrases in ev.values():
+        assert all(p in texts[0] for p in phrases)
