@@ -1,12 +1,12 @@
-"""Assemble data/labeled_sample/comments.csv from annotation batches (JSON Lines).
-
-Run once when a batch of newly written and labeled comments is added:
+"""Add annotation batches (JSON Lines) to data/labeled_sample/comments.csv.
 
     python scripts/assemble_sample.py BATCH.jsonl [BATCH.jsonl ...]
 
-It gives each row an id, invented site and date metadata, and freezes a seeded
-multilabel-stratified train/test split (80/20). Dates spread over 18 months; comments
-about waiting are drawn more often in winter months, as real services see.
+Rows already in the file keep their id, metadata and split: the split is frozen so every
+model is compared on the same held-out rows. New rows (deduplicated against the file and
+each other, ignoring case and punctuation) get the next ids, invented site and date
+metadata, and their own seeded multilabel-stratified 80/20 split. Dates spread over 18
+months; comments about waiting are drawn more often in winter months, as real services see.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "labeled_sample" / "comments.csv"
+COLUMNS = ["id", "text", "source", "polarity", "feelings", "root_causes", "site", "department", "question", "date", "split"]
 SITES = ["Northgate General", "Riverside Community Hospital", "St Aldric's", "Meadowbank Health Centre",
          "Harbour View Medical Center"]
 START = pd.Timestamp("2025-01-01")
@@ -38,29 +39,35 @@ def _dates(rng, winter_bias: np.ndarray) -> list[str]:
     return out
 
 
+def _key(text: pd.Series) -> pd.Series:
+    return text.str.lower().str.replace(r"[^\w\s]", "", regex=True).str.split().str.join(" ")
+
+
 def main(paths: list[str]) -> None:
+    old = pd.read_csv(OUT, dtype=str, keep_default_na=False) if OUT.exists() else pd.DataFrame(columns=COLUMNS)
     rows = [json.loads(line) for p in paths for line in open(p, encoding="utf-8") if line.strip()]
-    df = pd.DataFrame(rows)
-    df["text"] = df["text"].str.strip()
-    # Short answers repeat across batches ("Good", "good"): keep one per wording, ignoring case and punctuation.
-    key = df["text"].str.lower().str.replace(r"[^\w\s]", "", regex=True).str.split().str.join(" ")
-    df = df[~key.duplicated()].reset_index(drop=True)
-    rng = np.random.default_rng(SEED)
-    df = df.iloc[rng.permutation(len(df))].reset_index(drop=True)
-    df["feelings"] = df["feelings"].map(lambda x: ";".join(x))
-    df["root_causes"] = df["root_causes"].map(lambda x: ";".join(x))
-    df["id"] = [f"c{i:05d}" for i in range(1, len(df) + 1)]
-    df["site"] = rng.choice(SITES, len(df), p=[0.28, 0.22, 0.2, 0.18, 0.12])
-    df["date"] = _dates(rng, df["root_causes"].str.contains("wait_time").to_numpy())
-    labels = pd.concat([df["polarity"].str.get_dummies(), df["feelings"].str.get_dummies(";"),
-                        df["root_causes"].str.get_dummies(";")], axis=1).to_numpy()
+    new = pd.DataFrame(rows)
+    new["text"] = new["text"].str.strip()
+    # Short answers repeat across batches ("Good", "good"): keep one per wording.
+    seen = set(_key(old["text"])) if len(old) else set()
+    key = _key(new["text"])
+    new = new[~key.duplicated() & ~key.isin(seen)].reset_index(drop=True)
+    rng = np.random.default_rng(SEED + len(old))
+    new = new.iloc[rng.permutation(len(new))].reset_index(drop=True)
+    new["feelings"] = new["feelings"].map(";".join)
+    new["root_causes"] = new["root_causes"].map(";".join)
+    first = int(old["id"].str[1:].astype(int).max()) + 1 if len(old) else 1
+    new["id"] = [f"c{i:05d}" for i in range(first, first + len(new))]
+    new["site"] = rng.choice(SITES, len(new), p=[0.28, 0.22, 0.2, 0.18, 0.12])
+    new["date"] = _dates(rng, new["root_causes"].str.contains("wait_time").to_numpy())
+    labels = pd.concat([new["polarity"].str.get_dummies(), new["feelings"].str.get_dummies(";"),
+                        new["root_causes"].str.get_dummies(";")], axis=1).to_numpy()
     split = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=0.2, random_state=SEED)
-    _, test_idx = next(split.split(np.zeros(len(df)), labels))
-    df["split"] = "train"
-    df.loc[test_idx, "split"] = "test"
-    cols = ["id", "text", "source", "polarity", "feelings", "root_causes", "site", "department", "question", "date", "split"]
-    df[cols].to_csv(OUT, index=False)
-    print(f"wrote {len(df)} rows to {OUT}")
+    _, test_idx = next(split.split(np.zeros(len(new)), labels))
+    new["split"] = "train"
+    new.loc[test_idx, "split"] = "test"
+    pd.concat([old[COLUMNS], new[COLUMNS]], ignore_index=True).to_csv(OUT, index=False)
+    print(f"added {len(new)} rows to {OUT} ({len(old) + len(new)} in all)")
 
 
 if __name__ == "__main__":

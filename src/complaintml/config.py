@@ -25,7 +25,7 @@ __all__ = ["TrainConfig", "load_config", "DEFAULTS", "load_alert_rules"]
 DEFAULTS: dict[str, dict] = {
     "model": {"word_ngram_range": [1, 2], "char_ngram_range": [2, 5], "min_df": 2, "max_char_features": 60000,
               "use_char": True, "lemmatize": True, "negation": True, "C": 4.0, "class_weight": "balanced",
-              "cv_folds": 5, "min_positive": 5, "random_state": 0},
+              "cv_folds": 5, "min_positive": 5, "random_state": 0, "lexicon": "", "lexicon_weight": 1.0},
     "thresholds": {"policy": "f1", "fixed": 0.5},
     "scoring": {"review_margin": 0.1, "max_chars": 10000, "alerts": ""},
     "evaluation": {"bootstrap": 500, "seed": 0},
@@ -40,18 +40,20 @@ class TrainConfig:
     scoring: dict = field(default_factory=lambda: dict(DEFAULTS["scoring"]))
     evaluation: dict = field(default_factory=lambda: dict(DEFAULTS["evaluation"]))
     alert_rules: dict = field(default_factory=dict)
+    lexicon: dict = field(default_factory=dict)
 
     def resolved(self) -> dict:
         return {"model": self.model, "thresholds": self.thresholds, "scoring": self.scoring,
                 "evaluation": self.evaluation}
 
     def digest(self) -> str:
-        blob = json.dumps({**self.resolved(), "alert_rules": self.alert_rules}, sort_keys=True)
+        blob = json.dumps({**self.resolved(), "alert_rules": self.alert_rules, "lexicon": self.lexicon}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def estimator_params(self) -> dict:
         m = self.model
-        return {**{k: v for k, v in m.items() if k != "class_weight"},
+        return {**{k: v for k, v in m.items() if k not in ("class_weight", "lexicon")},
+                "lexicon": self.lexicon or None,
                 "word_ngram_range": tuple(m["word_ngram_range"]), "char_ngram_range": tuple(m["char_ngram_range"]),
                 "class_weight": None if m["class_weight"] == "none" else m["class_weight"],
                 "threshold_policy": self.thresholds["policy"], "fixed_threshold": self.thresholds["fixed"]}
@@ -105,6 +107,10 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
         rng = cfg.model[key]
         if len(rng) != 2 or not all(isinstance(v, int) for v in rng) or not 1 <= rng[0] <= rng[1]:
             raise ConfigError(f"{path}: [model].{key} must be two integers [min, max]")
+    if cfg.model["lexicon"]:
+        from .lexicon import load_lexicon
+
+        cfg.lexicon = load_lexicon((path.parent / cfg.model["lexicon"]).resolve())
     if cfg.scoring["alerts"]:
         cfg.alert_rules = load_alert_rules((path.parent / cfg.scoring["alerts"]).resolve())
     return cfg

@@ -35,7 +35,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils.validation import check_is_fitted
+from spacy.lang.en.stop_words import STOP_WORDS
 
+from .lexicon import LexiconFeatures
 from .taxonomy import Taxonomy
 from .text import TextNormalizer, as_texts
 
@@ -97,6 +99,10 @@ class ComplaintClassifier(BaseEstimator):
         Folds for out-of-fold calibration and thresholds.
     min_positive : int
         Labels with fewer positive examples are not learned.
+    lexicon : dict or None
+        head -> label -> cue patterns; adds one cue feature per label (see :mod:`complaintml.lexicon`).
+    lexicon_weight : float
+        Value of a cue feature when it fires.
     random_state : int
     """
 
@@ -117,6 +123,8 @@ class ComplaintClassifier(BaseEstimator):
         fixed_threshold: float = 0.5,
         cv_folds: int = 5,
         min_positive: int = 5,
+        lexicon: dict | None = None,
+        lexicon_weight: float = 1.0,
         random_state: int = 0,
     ):
         self.taxonomy = taxonomy
@@ -134,6 +142,8 @@ class ComplaintClassifier(BaseEstimator):
         self.fixed_threshold = fixed_threshold
         self.cv_folds = cv_folds
         self.min_positive = min_positive
+        self.lexicon = lexicon
+        self.lexicon_weight = lexicon_weight
         self.random_state = random_state
 
     # -- building blocks --------------------------------------------------------------
@@ -148,6 +158,8 @@ class ComplaintClassifier(BaseEstimator):
             blocks.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range),
                                                    min_df=self.min_df, max_features=self.max_char_features,
                                                    sublinear_tf=True, dtype=np.float32)))
+        if self.lexicon:
+            blocks.append(("lexicon", LexiconFeatures(self.lexicon, self.lexicon_weight)))
         return FeatureUnion(blocks)
 
     def _lr(self, multiclass: bool = False) -> LogisticRegression:
@@ -299,7 +311,10 @@ class ComplaintClassifier(BaseEstimator):
         words = self.features_.transformer_list[0][1]
         vocab = words.named_steps["tfidf"].get_feature_names_out()
         normalizer = words.named_steps["normalize"]
+        lexicon = dict(self.features_.transformer_list).get("lexicon")
         Xw = Xf[:, : self.n_word_features_]
+        # Phrases made only of stop words or placeholders ("it was", "num") explain nothing to a reader.
+        telling = np.array([any(t.removeprefix("neg_") not in _UNINFORMATIVE for t in f.split(" ")) for f in vocab])
         out: list[dict] = [{} for _ in texts]
         tokens: dict[int, list] = {}
         for head in tax.heads:
@@ -316,16 +331,20 @@ class ComplaintClassifier(BaseEstimator):
                         continue
                     weights = p["coef"][pos[0], : self.n_word_features_]
                 for i in rows:
+                    cues = lexicon.matches(texts[i], head.name, lab) if lexicon is not None else []
                     row = Xw[i]
-                    contrib = row.data * weights[row.indices]
+                    contrib = row.data * weights[row.indices] * telling[row.indices]
                     best = [row.indices[k] for k in np.argsort(-contrib)[:top_k] if contrib[k] > 0]
-                    if not best:
-                        continue
-                    if i not in tokens:
+                    if best and i not in tokens:
                         tokens[i] = normalizer.analyze(texts[i])
-                    phrases = [_find_phrase(texts[i], tokens[i], vocab[f].split(" ")) for f in best]
-                    out[i][lab] = [ph for ph in dict.fromkeys(phrases) if ph]
+                    phrases = [_find_phrase(texts[i], tokens[i], vocab[f].split(" ")) for f in best] + cues
+                    phrases = [ph for ph in dict.fromkeys(phrases) if ph]
+                    if phrases:
+                        out[i][lab] = phrases
         return out
+
+
+_UNINFORMATIVE = frozenset(STOP_WORDS) | {"num", "urltoken", "emailtoken", "!", "?", "'s", "n't", "be", "have", "do"}
 
 
 def _find_phrase(text: str, tokens: list[tuple[int, int, str]], gram: list[str]) -> str:
