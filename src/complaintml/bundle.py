@@ -186,31 +186,48 @@ def load_bundle_files(folder: Path, expected_sha: str, version: str | None = Non
                        scoring=meta["scoring"], alert_rules=meta["alert_rules"], info=meta["info"])
 
 
-def _registry_version(uri: str) -> str | None:
-    """The registered version number behind a ``models:/NAME@alias`` or ``models:/NAME/N`` URI."""
+def _resolve_uri(uri: str) -> tuple[str, str | None]:
+    """(run id, registered version or None) behind a models:/ or runs:/ URI."""
     from mlflow import MlflowClient
 
-    body = uri[len("models:/"):]
     client = MlflowClient()
+    if uri.startswith("runs:/"):
+        return uri[len("runs:/"):].split("/", 1)[0], None
+    body = uri[len("models:/"):]
     if "@" in body:
         name, alias = body.split("@", 1)
-        return str(client.get_model_version_by_alias(name, alias).version)
-    name, _, ver = body.rpartition("/")
-    return ver if ver.isdigit() else None
+        mv = client.get_model_version_by_alias(name, alias)
+    else:
+        name, _, ver = body.rpartition("/")
+        mv = client.get_model_version(name, ver)
+    return mv.run_id, str(mv.version)
+
+
+def _load_from_store(uri: str) -> ModelBundle:
+    """Download a logged model, check it against its run's record, then load it.
+
+    The check uses the sha256 tag written on the training run (outside the artifact store)
+    and compares the model's code file with this package's, so neither a swapped estimator
+    nor swapped loader code runs; MLflow's own loader is never called on unverified files.
+    """
+    import mlflow  # here only: a model folder loads without it (saves each scoring worker ~100 MiB)
+    from mlflow import MlflowClient
+
+    run_id, version = _resolve_uri(uri)
+    expected = MlflowClient().get_run(run_id).data.tags.get("complaintml.estimator_sha256", "")
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    code = local / PYFUNC_CODE.name
+    if not code.is_file() or code.read_bytes() != PYFUNC_CODE.read_bytes():
+        raise ModelError(f"{uri}: the model's loader code differs from this complaintml's; refusing to load")
+    return load_bundle_files(local / "artifacts" / "bundle", expected, version)
 
 
 def load_bundle(ref: str | os.PathLike) -> ModelBundle:
     """Load a model from a directory (verified against its manifest) or an MLflow URI."""
-    import mlflow
-
     ref = str(ref)
     try:
         if ref.startswith(("models:/", "runs:/")):
-            pyfunc = mlflow.pyfunc.load_model(ref)
-            bundle = pyfunc.unwrap_python_model().bundle
-            if ref.startswith("models:/"):
-                bundle.version = _registry_version(ref) or bundle.version
-            return bundle
+            return _load_from_store(ref)
     except ModelError:
         raise
     except Exception as exc:  # MLflow raises many types for "not found"

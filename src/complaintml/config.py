@@ -26,7 +26,7 @@ DEFAULTS: dict[str, dict] = {
     "model": {"word_ngram_range": [1, 2], "char_ngram_range": [2, 5], "min_df": 2, "max_char_features": 60000,
               "use_char": True, "lemmatize": True, "negation": True, "C": 4.0, "class_weight": "balanced",
               "cv_folds": 5, "min_positive": 5, "random_state": 0, "lexicon": "", "lexicon_weight": 1.0},
-    "thresholds": {"policy": "f1", "fixed": 0.5},
+    "thresholds": {"policy": "f1", "beta": 1.0, "fixed": 0.5},
     "scoring": {"review_margin": 0.1, "max_chars": 10000, "alerts": ""},
     "evaluation": {"bootstrap": 500, "seed": 0},
 }
@@ -56,7 +56,8 @@ class TrainConfig:
                 "lexicon": self.lexicon or None,
                 "word_ngram_range": tuple(m["word_ngram_range"]), "char_ngram_range": tuple(m["char_ngram_range"]),
                 "class_weight": None if m["class_weight"] == "none" else m["class_weight"],
-                "threshold_policy": self.thresholds["policy"], "fixed_threshold": self.thresholds["fixed"]}
+                "threshold_policy": self.thresholds["policy"], "threshold_beta": self.thresholds["beta"],
+                "fixed_threshold": self.thresholds["fixed"]}
 
 
 def _check(section: str, given: dict, where: str) -> dict:

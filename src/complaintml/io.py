@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from .errors import InputError
 
-__all__ = ["read_table", "iter_chunks", "list_inputs", "detect_encoding", "sniff_delimiter", "file_format",
+__all__ = ["read_table", "iter_chunks", "list_inputs", "detect_encoding", "sniff_delimiter", "csv_dialect", "file_format",
            "write_table", "atomic_path", "CSV_FORMULA_PREFIXES", "neutralize_formulas"]
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,12 @@ def detect_encoding(path: Path) -> str:
         return "utf-8-sig"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
+    # UTF-16 without a BOM: mostly-ASCII text leaves every other byte NUL.
+    odd, even = head[1::2], head[0::2]
+    if len(head) >= 8 and odd.count(0) > 0.6 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if len(head) >= 8 and even.count(0) > 0.6 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -104,23 +110,50 @@ def _csv_header(path: Path, encoding: str, delimiter: str) -> list[str]:
     return names
 
 
-def _iter_csv(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+def csv_dialect(path: Path) -> tuple[str, str, list[str]]:
+    """(encoding, delimiter, column names) of a CSV file, as every reader of it must see them."""
     encoding = detect_encoding(path)
     delimiter = sniff_delimiter(_sample_text(path, encoding))
-    names = _csv_header(path, encoding, delimiter)
+    return encoding, delimiter, _csv_header(path, encoding, delimiter)
+
+
+def _iter_csv(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
+    encoding, delimiter, names = csv_dialect(path)
     arrow_encoding = {"utf-8-sig": "utf8", "utf-8": "utf8"}.get(encoding, encoding)
-    read = pacsv.ReadOptions(encoding=arrow_encoding, column_names=names, skip_rows=1, block_size=1 << 22)
+    # Single-threaded parsing numbers the rows, so an error can name the row (and it is as fast here).
+    read = pacsv.ReadOptions(encoding=arrow_encoding, column_names=names, skip_rows=1, block_size=1 << 22,
+                             use_threads=False)
+    bad: list = []
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
-                               invalid_row_handler=None)
+                               invalid_row_handler=lambda row: bad.append(row) or "error")
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                    quoted_strings_can_be_null=False)
+    rows, last = 0, None
     try:
         reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
-        yield from _rebatch((b for b in reader), chunk_size)
+        for frame in _rebatch((b for b in reader), chunk_size):
+            rows += len(frame)
+            last = frame.iloc[-1, -1]
+            yield frame
     except pa.ArrowInvalid as exc:
+        if bad:  # the row's text is left out of the message: it may be a patient's comment
+            where = f"row {bad[0].number - 1}" if bad[0].number else "a row"
+            raise InputError(f"{path}: {where} has {bad[0].actual_columns} fields, expected {bad[0].expected_columns} "
+                             f"(check the delimiter '{delimiter}' and the quotes in that row)") from None
         raise InputError(f"{path}: cannot parse as CSV ({_short(exc)})") from None
     except StopIteration:
         return
+    # A quote that is never closed swallows every later line into the last row's last value.
+    if rows and isinstance(last, str) and ("\n" in last or "\r" in last) and not _ends_with_quote(path):
+        raise InputError(f"{path}: row {rows} opens a quote that is never closed, so every later line would be read "
+                         f"into it; fix the quoting")
+
+
+def _ends_with_quote(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 64))
+        tail = fh.read().rstrip(b" \t\r\n\x00")
+    return tail.endswith(b'"')
 
 
 def _short(exc: Exception) -> str:
@@ -170,15 +203,42 @@ def _iter_jsonl(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
 
 
 def iter_chunks(spec: str | Path, chunk_size: int = 10000) -> Iterator[pd.DataFrame]:
-    """Yield DataFrames of ``chunk_size`` rows from a file, folder or glob, in order."""
+    """Yield DataFrames of ``chunk_size`` rows from a file, folder or glob, in order.
+
+    Every chunk has the first chunk's columns in the first chunk's order (files and JSON Lines
+    chunks are matched by column name, never by position). A JSON Lines chunk without a key
+    gets nulls; a CSV/Parquet file without a column, or a column the first chunk lacks, is an error.
+    """
     if chunk_size < 1:
         raise InputError("chunk size must be at least 1")
+    columns = None
     for path in list_inputs(spec):
         if path.stat().st_size == 0:
             raise InputError(f"{path}: empty file")
         fmt = file_format(path)
         reader = {"csv": _iter_csv, "parquet": _iter_parquet, "jsonl": _iter_jsonl}[fmt]
-        yield from reader(path, chunk_size)
+        start = 0
+        for chunk in reader(path, chunk_size):
+            if columns is None:
+                columns = list(chunk.columns)
+            elif list(chunk.columns) != columns:
+                chunk = _align(chunk, columns, path, fmt, start)
+            start += len(chunk)
+            yield chunk
+
+
+def _align(chunk: pd.DataFrame, columns: list, path: Path, fmt: str, start: int) -> pd.DataFrame:
+    missing = [c for c in columns if c not in chunk.columns]
+    if missing and fmt != "jsonl":
+        raise InputError(f"{path}: column(s) {', '.join(map(repr, missing))} missing; every file needs the columns "
+                         f"of the first: {', '.join(map(str, columns[:15]))}")
+    extra = [c for c in chunk.columns if c not in columns]
+    if extra:
+        row = start + int(chunk[extra[0]].notna().to_numpy().argmax()) + 1
+        raise InputError(f"{path}: column '{extra[0]}' first appears in row {row}, but the columns were fixed by the "
+                         f"first chunk ({', '.join(map(str, columns[:15]))}); put it in the first row or file "
+                         f"(null is fine) or use a larger --chunk-size")
+    return chunk.reindex(columns=columns)
 
 
 def read_table(spec: str | Path) -> pd.DataFrame:
@@ -210,9 +270,9 @@ def neutralize_formulas(values: pd.Series) -> pd.Series:
     return values.map(fix)
 
 
-def atomic_path(path: Path) -> Path:
-    """A temporary sibling path to write before renaming onto ``path``."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def atomic_path(path: Path, pid: int | None = None) -> Path:
+    """The temporary sibling path that process ``pid`` (default: this one) writes before renaming onto ``path``."""
+    return path.with_name(f".{path.name}.{pid or os.getpid()}.tmp")
 
 
 def write_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None, metadata: dict | None = None) -> Path:
@@ -234,7 +294,8 @@ def write_table(df: pd.DataFrame, path: str | Path, fmt: str | None = None, meta
             for col in out.columns:
                 if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
                     out[col] = neutralize_formulas(out[col])
-            out.to_csv(tmp, index=False, encoding="utf-8-sig")
+            # CRLF rows: only then does the csv module quote a value holding a bare CR (see scoring._assemble).
+            out.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
         else:
             df.to_json(tmp, orient="records", lines=True, force_ascii=False)
         os.replace(tmp, path)

@@ -43,6 +43,7 @@ __all__ = ["SCHEMA_VERSION", "predict_columns", "output_schema", "score_file", "
 SCHEMA_VERSION = "1"
 log = logging.getLogger(__name__)
 STATUSES = ("ok", "truncated", "empty_text", "not_text")
+SCORED = STATUSES[:2]  # rows with these statuses get model output; the others get nulls
 
 
 def _status(value, max_chars: int) -> tuple[str, str]:
@@ -73,15 +74,15 @@ def predict_columns(bundle, texts, thresholds: dict | None = None) -> pd.DataFra
     status = np.array([s for s, _ in checked], dtype=object)
     clean = [t for _, t in checked]
     n = len(clean)
-    valid = np.isin(status, ("ok", "truncated"))
+    valid = np.isin(status, SCORED)
     idx = np.flatnonzero(valid)
     sub = [clean[i] for i in idx]
 
     if len(idx):
-        Xf = est.transform_features(sub)
+        Xf, tokens = est.features_and_tokens(sub)
         proba_sub = est.proba_from_features(Xf)
         dec_sub = est.decide(proba_sub, thresholds)
-        evidence_sub = est.evidence(sub, Xf, dec_sub)
+        evidence_sub = est.evidence(sub, Xf, dec_sub, tokens=tokens)
     cols: dict[str, object] = {}
     review = np.zeros(n, dtype=bool)
     proba_full: dict[str, np.ndarray] = {}
@@ -187,6 +188,7 @@ class _Lock:
     """One writer per output path: an exclusive lock file holding the owner's pid."""
 
     def __init__(self, output: Path):
+        self.output = output
         self.path = output.with_name(output.name + ".lock")
 
     def __enter__(self):
@@ -197,6 +199,8 @@ class _Lock:
             if pid.isdigit() and _alive(int(pid)):
                 raise InputError(f"{self.path.with_suffix('')}: another job (pid {pid}) is writing this output; refused") from None
             self.path.unlink(missing_ok=True)  # the previous owner died (e.g. kill -9): take over
+            if pid.isdigit() and int(pid):  # and drop the output it was half-way through writing
+                atomic_path(self.output, int(pid)).unlink(missing_ok=True)
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         os.write(fd, str(os.getpid()).encode())
         os.close(fd)
@@ -241,7 +245,8 @@ def _score_chunk(bundle, chunk: pd.DataFrame, opts: dict) -> pd.DataFrame:
     clash = [c for c in passthrough.columns if c in model_cols.columns]
     passthrough = passthrough.rename(columns={c: f"{c}__given" for c in clash})
     if text_col in passthrough.columns and opts["redact"]:
-        passthrough[text_col] = redact_series(passthrough[text_col].astype("object"))
+        # Back to "string": an all-null chunk would otherwise become an untyped column that later chunks cannot join.
+        passthrough[text_col] = redact_series(passthrough[text_col].astype("object")).astype("string")
     front = [id_col] if id_col in passthrough.columns else []
     passthrough = passthrough[front + [c for c in passthrough.columns if c not in front]]
     return pd.concat([passthrough, model_cols.reset_index(drop=True)], axis=1)
@@ -251,12 +256,13 @@ def _prepare_chunk(chunk: pd.DataFrame, start: int, opts: dict, source: str) -> 
     if opts["text_col"] not in chunk.columns:
         raise InputError(f"{source}: no text column '{opts['text_col']}' (columns: {', '.join(map(str, chunk.columns[:20]))}); "
                          f"use --text-col")
-    if opts["id_col"] not in chunk.columns:
+    generated = opts["id_col"] not in chunk.columns
+    if generated:
         chunk = chunk.copy()
         chunk.insert(0, opts["id_col"], np.arange(start, start + len(chunk)))
-    # Every passthrough column is kept as text, so a column whose type changes between chunks
-    # (numbers in one, text in the next) cannot break the output schema.
-    return chunk.astype({c: "string" for c in chunk.columns if c != opts["id_col"] or chunk[c].dtype == object})
+    # Every passthrough column, a given id included, is kept as text, so a column whose type changes
+    # between chunks (numbers in one, text in the next) cannot break the output schema.
+    return chunk.astype({c: "string" for c in chunk.columns if not (generated and c == opts["id_col"])})
 
 
 def _write_part(df: pd.DataFrame, path: Path) -> None:
@@ -265,19 +271,21 @@ def _write_part(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _assemble(parts: list[Path], output: Path, fmt: str, metadata: dict) -> int:
-    """Concatenate part files into the output, streaming, via a temporary file."""
+def _assemble(parts: list[Path], output: Path, fmt: str, metadata: dict, rows_in: int) -> int:
+    """Concatenate part files into the output, streaming, via a temporary file that becomes the
+    output only when it holds ``rows_in`` rows."""
     tmp = atomic_path(output)
     rows = 0
     try:
         if fmt == "parquet":
-            schema = None
             writer = None
+            if parts:
+                # A chunk whose rows were all unscorable has untyped (null) label columns: widen them to the others' types.
+                schema = pa.unify_schemas([pq.read_schema(p) for p in parts], promote_options="permissive")
+                schema = schema.with_metadata({b"complaintml": json.dumps(metadata).encode()})
+                writer = pq.ParquetWriter(tmp, schema)
             for part in parts:
                 table = pq.read_table(part)
-                if schema is None:
-                    schema = table.schema.with_metadata({b"complaintml": json.dumps(metadata).encode()})
-                    writer = pq.ParquetWriter(tmp, schema)
                 writer.write_table(table.cast(schema))
                 rows += table.num_rows
             if writer:
@@ -291,17 +299,45 @@ def _assemble(parts: list[Path], output: Path, fmt: str, metadata: dict) -> int:
                         for col in df.columns:
                             if pd.api.types.is_string_dtype(df[col]) or df[col].dtype == object:
                                 df[col] = neutralize_formulas(df[col])
-                        df.to_csv(fh, index=False, header=(k == 0), lineterminator="\n")
+                        # CRLF rows (RFC 4180): Python's csv module quotes a value holding a bare CR only when
+                        # CR is part of the line terminator, and an unquoted CR splits the row in every reader.
+                        df.to_csv(fh, index=False, header=(k == 0), lineterminator="\r\n")
                     else:
                         df.to_json(fh, orient="records", lines=True, force_ascii=False)
                         if len(df):
                             fh.write("\n") if not fh.tell() else None
+        if rows != rows_in:
+            raise RowCountError(f"rows in {rows_in} != rows out {rows}; output not written")
+        if fmt != "parquet":
             (output.with_name(output.name + ".meta.json")).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
         os.replace(tmp, output)
     finally:
         if tmp.exists():
             tmp.unlink()
     return rows
+
+
+def _options(tax, text_col, id_col, keep_cols, thresholds, redact) -> dict:
+    """The per-chunk options shared by both engines."""
+    text_col, id_col = text_col or tax.text_column, id_col or tax.id_column
+    return {"text_col": text_col, "id_col": id_col, "keep_cols": set(keep_cols) | {text_col, id_col} if keep_cols else None,
+            "thresholds": thresholds or {}, "redact": redact}
+
+
+def _metadata(bundle, opts: dict) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "model_name": bundle.name, "model_version": str(bundle.version),
+            "taxonomy": bundle.taxonomy.to_dict(), "text_column": opts["text_col"], "id_column": opts["id_col"],
+            "limitations": bundle.limitations, "redacted": opts["redact"]}
+
+
+def _finish(parts: list[Path], output: Path, fmt: str, metadata: dict, summary: ScoreSummary) -> None:
+    """Count statuses and flags over the part files, assemble the output, check that no row was lost."""
+    for part in parts:
+        counts = pq.read_table(part, columns=["status", "alert", "needs_review"]).to_pandas()
+        summary.status_counts.update(counts["status"].tolist())
+        summary.alerts += int(counts["alert"].sum())
+        summary.needs_review += int(counts["needs_review"].sum())
+    summary.rows_out = _assemble(parts, output, fmt, metadata, summary.rows_in)
 
 
 def score_file(bundle, model_ref: str, inputs: str, output: str | Path, *, text_col: str | None = None,
@@ -316,9 +352,7 @@ def score_file(bundle, model_ref: str, inputs: str, output: str | Path, *, text_
     fmt = file_format(output, fmt)
     files = list_inputs(inputs)
     tax = bundle.taxonomy
-    opts = {"text_col": text_col or tax.text_column, "id_col": id_col or tax.id_column,
-            "keep_cols": set(keep_cols) | {text_col or tax.text_column, id_col or tax.id_column} if keep_cols else None,
-            "thresholds": thresholds or {}, "redact": redact}
+    opts = _options(tax, text_col, id_col, keep_cols, thresholds, redact)
     fingerprint = _fingerprint(files, {**opts, "keep_cols": sorted(opts["keep_cols"] or []), "chunk_size": chunk_size,
                                        "model": f"{bundle.name}/{bundle.version}/{bundle.digest}", "fmt": fmt})
     parts_dir = output.with_name(output.name + ".parts")
@@ -337,7 +371,7 @@ def score_file(bundle, model_ref: str, inputs: str, output: str | Path, *, text_
         parts: list[Path] = []
         pool = ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(model_ref,)) if jobs > 1 else None
         pending: list[tuple[Path, object]] = []
-        bar = _progress(show)
+        bar = _Progress(show, _known_rows(files) if show else None)
         try:
             for k, chunk in enumerate(iter_chunks(inputs, chunk_size)):
                 chunk = _prepare_chunk(chunk, summary.rows_in, opts, str(inputs))
@@ -356,42 +390,56 @@ def score_file(bundle, model_ref: str, inputs: str, output: str | Path, *, text_
                     while len(pending) >= 2 * jobs:
                         p, fut = pending.pop(0)
                         _write_part(fut.result(), p)
-                bar(summary.rows_in)
+                bar.update(summary.rows_in)
             for p, fut in pending:
                 _write_part(fut.result(), p)
         finally:
+            bar.close()
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
         if summary.rows_in == 0:
             raise InputError(f"{inputs}: no data rows (header only?)")
-        metadata = {"schema_version": SCHEMA_VERSION, "model_name": bundle.name, "model_version": str(bundle.version),
-                    "taxonomy": tax.to_dict(), "text_column": opts["text_col"], "id_column": opts["id_col"],
-                    "limitations": bundle.limitations, "redacted": redact}
-        for part in parts:
-            counts = pq.read_table(part, columns=["status", "alert", "needs_review"]).to_pandas()
-            summary.status_counts.update(counts["status"].tolist())
-            summary.alerts += int(counts["alert"].sum())
-            summary.needs_review += int(counts["needs_review"].sum())
-        summary.rows_out = _assemble(parts, output, fmt, metadata)
-        if summary.rows_out != summary.rows_in:
-            raise RowCountError(f"rows in {summary.rows_in} != rows out {summary.rows_out}; output not trusted")
+        _finish(parts, output, fmt, _metadata(bundle, opts), summary)
         shutil.rmtree(parts_dir)
     summary.seconds = round(time.time() - start_time, 2)
     return summary
 
 
-def _progress(show: bool):
-    """Rows/s progress: a live line on a terminal, a log line every 100k rows otherwise."""
-    started = time.time()
-    last = [0]
+def _known_rows(files: list[Path]) -> int | None:
+    """The total row count when it is cheap to know (Parquet footers), else None."""
+    if any(file_format(f) != "parquet" for f in files):
+        return None
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
 
-    def update(rows: int):
-        rate = rows / max(time.time() - started, 1e-9)
+
+class _Progress:
+    """Rows/s progress: a live bar on a terminal (with an ETA when the total is known), else a log line
+    every 100k rows, so job logs stay readable."""
+
+    def __init__(self, show: bool, total: int | None = None):
+        self.started = time.time()
+        self.logged = 0
+        self.bar = None
         if show:
-            print(f"\rscored {rows:,} rows ({rate:,.0f} rows/s)", end="", file=sys.stderr, flush=True)
-        elif rows - last[0] >= 100_000:
-            last[0] = rows
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            count = "{task.completed:,} of {task.total:,} rows" if total else "{task.completed:,} rows"
+            self.bar = Progress(TextColumn("scoring"), BarColumn(), TextColumn(count), TextColumn("{task.fields[rate]}"),
+                                TimeRemainingColumn() if total else TimeElapsedColumn(), console=Console(stderr=True))
+            self.task = self.bar.add_task("scoring", total=total, rate="")
+            self.bar.start()
+
+    def update(self, rows: int) -> None:
+        rate = rows / max(time.time() - self.started, 1e-9)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=rows, rate=f"{rate:,.0f} rows/s")
+        elif rows - self.logged >= 100_000:
+            self.logged = rows
             log.info("scored %d rows (%.0f rows/s)", rows, rate)
-    return update
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 

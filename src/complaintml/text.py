@@ -21,9 +21,22 @@ Example::
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
-import spacy
 from sklearn.base import BaseEstimator, TransformerMixin
+
+# spaCy's backend (thinc) imports torch whenever it is installed (the embeddings extra installs it):
+# about 200 MiB and seconds of start-up in every scoring process, for a tokenizer that never uses it.
+# torch is hidden while spaCy loads; a later `import torch` works as usual.
+if "torch" not in sys.modules and "thinc" not in sys.modules:
+    sys.modules["torch"] = None
+    try:
+        import spacy
+    finally:
+        del sys.modules["torch"]
+import spacy  # noqa: E402
+from spacy.attrs import IDX, ORTH  # noqa: E402
 
 __all__ = ["TextNormalizer", "as_texts", "build_nlp"]
 
@@ -47,7 +60,7 @@ def build_nlp() -> spacy.Language:
 def _nlp_from_bytes(data: bytes) -> spacy.Language:
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    nlp.from_bytes(data)
+    nlp.from_bytes(data, exclude=["strings"])
     return nlp
 
 
@@ -96,7 +109,9 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         state.pop("_cache", None)
         state.pop("_lemma_table", None)
         if "nlp_" in state:
-            state["nlp_"] = self.nlp_.to_bytes()
+            # Without the string store: it holds every token the tokenizer has seen, i.e. the words of
+            # the training comments (names, e-mail addresses, numbers), which must not ship in a model.
+            state["nlp_"] = self.nlp_.to_bytes(exclude=["strings"])
         return state
 
     def __setstate__(self, state):
@@ -105,16 +120,15 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         self.__dict__.update(state)
         self._cache = {}
 
-    def _norm(self, token) -> str:
-        text = token.text
-        key = self._cache.get(text)
-        if key is not None:
-            return key
-        if token.like_email:
+    def _lexeme(self, orth: int) -> tuple[int, str, bool, bool]:
+        """(length, feature token, is_space, is_punct) of a token text: all depend on the text alone."""
+        lex = self.nlp_.vocab[orth]
+        text = lex.orth_
+        if lex.like_email:
             key = "emailtoken"
-        elif token.like_url:
+        elif lex.like_url:
             key = "urltoken"
-        elif token.like_num or any(ch.isdigit() for ch in text):
+        elif lex.like_num or any(ch.isdigit() for ch in text):
             key = "num"
         else:
             lower = text.lower()
@@ -124,8 +138,8 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
                 key = self._table.get(lower, lower)
             else:
                 key = lower
-        self._cache[text] = key
-        return key
+        info = self._cache[orth] = (len(text), key, lex.is_space, lex.is_punct)
+        return info
 
     @property
     def _table(self):
@@ -139,11 +153,14 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         """Tokens of one text as (start_char, end_char, feature_token); spaces dropped."""
         out = []
         scope = 0
-        for tok in self.nlp_.tokenizer(text):
-            if tok.is_space:
+        cache = self._cache
+        # Token ids and offsets as one array, the rest from the per-text cache: creating a spaCy Token
+        # object per word cost more than the tokenizer itself.
+        for orth, start in self.nlp_.tokenizer(text).to_array([ORTH, IDX]).tolist():
+            length, norm, is_space, is_punct = cache.get(orth) or self._lexeme(orth)
+            if is_space:
                 continue
-            norm = self._norm(tok)
-            if tok.is_punct and norm not in ("!", "?"):
+            if is_punct and norm not in ("!", "?"):
                 scope = 0 if norm in SCOPE_BREAKERS else scope
                 continue
             if self.negation:
@@ -154,7 +171,7 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
                     scope -= 1
                 if norm in NEGATORS:
                     scope = MAX_SCOPE
-            out.append((tok.idx, tok.idx + len(tok.text), norm))
+            out.append((start, start + length, norm))
         return out
 
     def transform(self, X) -> list[str]:

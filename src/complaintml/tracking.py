@@ -15,7 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["setup_tracking", "log_training", "promote", "set_alias", "log_decision"]
+__all__ = ["setup_tracking", "log_training", "promote", "set_alias", "alias_version", "log_decision"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,18 @@ def set_alias(name: str, alias: str, version: str) -> None:
 
     setup_tracking()
     MlflowClient().set_registered_model_alias(name, alias, str(version))
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """The version an alias of a registered model points at, or None (no such model or alias)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    setup_tracking()
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
 
 
 def promote(name: str, version: str) -> None:
