@@ -101,3 +101,16 @@ def test_evidence_phrases_come_from_the_text(fitted):
     assert ev, "some label should be predicted with evidence"
     for phrases in ev.values():
         assert all(p in texts[0] for p in phrases)
+
+
+def test_keyword_baseline_follows_its_cues(tax):
+    from complaintml.baseline import KeywordBaseline
+    from complaintml.lexicon import load_lexicon
+
+    from conftest import ROOT
+
+    lex = load_lexicon(ROOT / "configs" / "lexicon" / "default.yaml")
+    kb = KeywordBaseline(taxonomy=tax.to_dict(), lexicon=lex).fit()
+    pred = kb.predict(["We waited four hours and the receptionist was rude", "n/a"])
+    assert "wait_time" in pred["root_causes"][0] and "staff_attitude" in pred["root_causes"][0]
+    assert pred["root_causes"][1] == "" and pred["polarity"][1] == "neutral"

@@ -35,7 +35,7 @@ def _default(rel: str) -> Path:
 def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s",
                         stream=sys.stderr)
-    for noisy in ("mlflow", "alembic", "urllib3", "py4j", "matplotlib"):
+    for noisy in ("mlflow", "alembic", "urllib3", "py4j", "matplotlib", "spacy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="mlflow")
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -109,7 +109,8 @@ def score(
     format: Annotated[Optional[str], typer.Option("--format", help="parquet, csv or jsonl [default: from extension].")] = None,
     threshold: Annotated[Optional[list[str]], typer.Option("--threshold", help="Override a threshold: LABEL=0.4 (repeatable).")] = None,
     no_redact: Annotated[bool, typer.Option("--no-redact", help="Keep the text column raw (no identifier masking).")] = False,
-    engine: Annotated[str, typer.Option(help="pandas or spark.")] = "pandas",
+    engine: Annotated[str, typer.Option(help="pandas or spark (local[2], or spark-submit's session; "
+                                              "ignores --chunk-size, --jobs and --resume).")] = "pandas",
 ):
     """Score comments with a trained model; one output row per input row."""
     from .pipeline import resolve_model_ref
@@ -173,3 +174,6 @@ def report(
 
 def main():  # pragma: no cover
     app()
+
+
+from .cli_loop import register as _register_loop; _register_loop(app)  # noqa: E402,E702
