@@ -256,16 +256,25 @@ def _notes(results: dict, args, slow: list[str]) -> list[str]:
 
 
 def merge(runs: list[dict]) -> dict:
-    """One result from several saved runs: models, folds and sample figures add up; notes and commands join."""
+    """One result from several saved runs: models, folds and sample figures add up; notes and commands join.
+
+    Later runs win where two runs hold the same model's sample figures or fold.
+    """
+    if len(runs) > 1:
+        common = [n for n in runs[0]["notes"] if all(n in run["notes"] for run in runs[1:])]
+        for i, run in enumerate(runs):
+            run["notes"] = [f"Run {chr(65 + i)}: {note}" for note in run["notes"] if note not in common]
+            run["meta"]["command"] = f"run {chr(65 + i)}: {run['meta']['command']}"
+        runs[0]["notes"] = common + runs[0]["notes"]
     out = runs[0]
     for run in runs[1:]:
         out["models"] += [n for n in run["models"] if n not in out["models"]]
         for name, folds in run["nhs"]["models"].items():
-            have = {r["fold"] for r in out["nhs"]["models"].setdefault(name, [])}
-            out["nhs"]["models"][name] = sorted(out["nhs"]["models"][name] + [r for r in folds if r["fold"] not in have],
-                                                key=lambda r: r["fold"])
+            new = {r["fold"] for r in folds}
+            kept = [r for r in out["nhs"]["models"].get(name, []) if r["fold"] not in new]
+            out["nhs"]["models"][name] = sorted(kept + folds, key=lambda r: r["fold"])
         out["sample"].update(run["sample"])
-        out["notes"] += [n for n in run["notes"] if n not in out["notes"]]
+        out["notes"] += run["notes"]
         out["meta"]["command"] += f"` and `{run['meta']['command']}"
         out["meta"]["minutes"] += run["meta"]["minutes"]
         out["meta"]["load"] = [max(a, b) for a, b in zip(out["meta"]["load"], run["meta"]["load"])]
