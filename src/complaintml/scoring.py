@@ -317,6 +317,14 @@ def _assemble(parts: list[Path], output: Path, fmt: str, metadata: dict, rows_in
     return rows
 
 
+def _destination(output, fmt: str | None, inputs) -> tuple[Path, str, list[Path]]:
+    """Check the output folder and format and list the inputs, before any work (both engines)."""
+    output = Path(output)
+    if not output.parent.exists():
+        raise InputError(f"{output}: output folder {output.parent} does not exist")
+    return output, file_format(output, fmt), list_inputs(inputs)
+
+
 def _options(tax, text_col, id_col, keep_cols, thresholds, redact) -> dict:
     """The per-chunk options shared by both engines."""
     text_col, id_col = text_col or tax.text_column, id_col or tax.id_column
@@ -346,11 +354,7 @@ def score_file(bundle, model_ref: str, inputs: str, output: str | Path, *, text_
                redact: bool = True, progress: bool | None = None) -> ScoreSummary:
     """Score every row of ``inputs`` into ``output``; see the module docstring."""
     start_time = time.time()
-    output = Path(output)
-    if not output.parent.exists():
-        raise InputError(f"{output}: output folder {output.parent} does not exist")
-    fmt = file_format(output, fmt)
-    files = list_inputs(inputs)
+    output, fmt, files = _destination(output, fmt, inputs)
     tax = bundle.taxonomy
     opts = _options(tax, text_col, id_col, keep_cols, thresholds, redact)
     fingerprint = _fingerprint(files, {**opts, "keep_cols": sorted(opts["keep_cols"] or []), "chunk_size": chunk_size,

@@ -36,9 +36,9 @@ import pyarrow.parquet as pq
 
 from .bundle import verify_dir
 from .errors import ComplaintMLError, InputError
-from .io import csv_dialect, file_format, iter_chunks, list_inputs
+from .io import csv_dialect, file_format, iter_chunks
 from .redaction import redact_series
-from .scoring import (SCORED, ScoreSummary, _finish, _Lock, _metadata, _options, _prepare_chunk, _score_chunk,
+from .scoring import (SCORED, ScoreSummary, _destination, _finish, _Lock, _metadata, _options, _prepare_chunk, _score_chunk,
                       output_schema)
 
 __all__ = ["score_spark", "spark_session"]
@@ -117,11 +117,7 @@ def score_spark(model_ref: str, bundle, inputs: str, output: str | Path, text_co
         raise InputError("--threshold is not supported by --engine spark (the MLflow UDF uses the model's own "
                          "thresholds); use --engine pandas")
     start_time = time.time()
-    output = Path(output)
-    if not output.parent.exists():
-        raise InputError(f"{output}: output folder {output.parent} does not exist")
-    fmt = file_format(output, fmt)
-    files = list_inputs(inputs)
+    output, fmt, files = _destination(output, fmt, inputs)
     opts = _options(bundle.taxonomy, text_col, id_col, keep_cols, None, redact)
     model_uri = str(model_ref)
     if not model_uri.startswith(("models:/", "runs:/")):
