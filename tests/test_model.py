@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import f1_score
 
+from complaintml.evaluation import bootstrap_ci, multilabel_f1_ci
 from complaintml.model import ComplaintClassifier, best_f1_threshold
 from complaintml.taxonomy import Taxonomy, load_taxonomy
 
@@ -61,6 +63,24 @@ def test_same_data_and_seed_give_identical_model(data, tax, fitted):
     assert again.thresholds_ == fitted.thresholds_
     for head, p in fitted.predict_proba(texts).items():
         np.testing.assert_array_equal(p, again.predict_proba(texts)[head])
+
+
+def test_worker_count_does_not_change_the_model(data, tax, fitted):
+    serial = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, n_jobs=1).fit(data["text"], data)
+    texts = data["text"].head(50)
+    assert serial.thresholds_ == fitted.thresholds_
+    for head, p in fitted.predict_proba(texts).items():
+        np.testing.assert_array_equal(p, serial.predict_proba(texts)[head])
+
+
+def test_fast_bootstrap_matches_resampling_the_metric():
+    rng = np.random.default_rng(1)
+    y_true, y_pred = rng.random((300, 6)) < 0.2, rng.random((300, 6)) < 0.25
+    y_true[:, 5] = False  # a label absent from the data: F1 0, as scikit-learn's zero_division=0
+    macro, micro = multilabel_f1_ci(y_true, y_pred, n=200, seed=3)
+    assert macro == bootstrap_ci(y_true, y_pred, lambda a, b: f1_score(a, b, average="macro", zero_division=0), 200, 3)
+    assert micro == bootstrap_ci(y_true, y_pred, lambda a, b: f1_score(a, b, average="micro", zero_division=0), 200, 3)
+    assert macro[0] < macro[1]
 
 
 def test_probabilities_are_probabilities(fitted, data):

@@ -28,6 +28,7 @@ import weakref
 import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+from joblib import Parallel, delayed, effective_n_jobs
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
@@ -112,6 +113,8 @@ class ComplaintClassifier(BaseEstimator):
     lexicon_weight : float
         Value of a cue feature when it fires.
     random_state : int
+    n_jobs : int or None
+        Processes fitting the labels of a multilabel head (-1: one per core). Results do not depend on it.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class ComplaintClassifier(BaseEstimator):
         lexicon: dict | None = None,
         lexicon_weight: float = 1.0,
         random_state: int = 0,
+        n_jobs: int | None = -1,
     ):
         self.taxonomy = taxonomy
         self.text_column = text_column
@@ -155,6 +159,7 @@ class ComplaintClassifier(BaseEstimator):
         self.lexicon = lexicon
         self.lexicon_weight = lexicon_weight
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # -- building blocks --------------------------------------------------------------
     def _featurizer(self) -> FeatureUnion:
@@ -175,7 +180,10 @@ class ComplaintClassifier(BaseEstimator):
     def _lr(self, multiclass: bool = False) -> LogisticRegression:
         if multiclass:
             return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
-        return LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear")
+        # Dual coordinate descent: the same optimum as the primal solver, ~3x faster when features
+        # outnumber comments (always, here); its shuffling is seeded so fits repeat exactly.
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", dual=True,
+                                  random_state=self.random_state)
 
     def _folds(self, n: int, y_stack: np.ndarray) -> list:
         k = max(2, min(self.cv_folds, n // 2))
@@ -200,6 +208,7 @@ class ComplaintClassifier(BaseEstimator):
 
         self.features_ = self._featurizer()
         Xf = self.features_.fit_transform(texts).tocsr()
+        Xf.sum_duplicates()  # canonical (sorted) now: workers get read-only copies they could not sort
         self.n_word_features_ = len(self.features_.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
 
         stack = [targets[h.name] if h.is_multilabel else
@@ -247,23 +256,33 @@ class ComplaintClassifier(BaseEstimator):
         threshold = np.full(L, np.nan)
         trained = np.zeros(L, dtype=bool)
         oof = np.full((n, L), np.nan, dtype=np.float32)
-        for j in range(L):
-            y = Y[:, j]
-            if y.sum() < self.min_positive or y.sum() == n:
-                continue
-            scores = np.zeros(n)
-            for tr, va in folds:
+        fold_X = [(tr, va, Xf[tr], Xf[va]) for tr, va in folds]  # sliced once, shared by every label
+        todo = [j for j in range(L) if self.min_positive <= Y[:, j].sum() < n]
+        # Processes, not threads: liblinear's dual solver shuffles with one RNG per process, which
+        # threads would share and make fits unrepeatable. joblib memory-maps Xf for the workers and
+        # hashes it on every dispatch, so labels go out in a few large batches.
+        workers = effective_n_jobs(self.n_jobs)
+        fitted = Parallel(n_jobs=workers, batch_size=max(1, -(-len(todo) // (2 * workers))))(
+            delayed(self._fit_label)(Xf, Y[:, j], fold_X) for j in todo)
+        for j, (c, b0, ab, proba) in zip(todo, fitted):
+            coef[j], intercept[j], platt[j], trained[j], oof[:, j] = c, b0, ab, True, proba
+            threshold[j] = (best_f1_threshold(proba, Y[:, j], beta=self.threshold_beta)
+                            if self.threshold_policy == "f1" else self.fixed_threshold)
+        return {"coef": coef, "intercept": intercept, "platt": platt, "threshold": threshold, "trained": trained}, oof
+
+    def _fit_label(self, Xf, y, fold_X):
+        """One label: out-of-fold decision scores -> Platt scaling, then the fit on every row."""
+        with warnings.catch_warnings():  # again here: in a worker process fit()'s filter does not apply
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            scores = np.zeros(len(y))
+            for tr, va, X_tr, X_va in fold_X:
                 if y[tr].min() == y[tr].max():
                     scores[va] = -5.0 if y[tr].max() == 0 else 5.0
                     continue
-                scores[va] = self._lr().fit(Xf[tr], y[tr]).decision_function(Xf[va])
+                scores[va] = self._lr().fit(X_tr, y[tr]).decision_function(X_va)
             a, b = fit_platt(scores, y)
-            proba = _sigmoid(a * scores + b)
-            oof[:, j] = proba
-            threshold[j] = best_f1_threshold(proba, y, beta=self.threshold_beta) if self.threshold_policy == "f1" else self.fixed_threshold
             clf = self._lr().fit(Xf, y)
-            coef[j], intercept[j], platt[j], trained[j] = clf.coef_[0], clf.intercept_[0], (a, b), True
-        return {"coef": coef, "intercept": intercept, "platt": platt, "threshold": threshold, "trained": trained}, oof
+        return clf.coef_[0], clf.intercept_[0], (a, b), _sigmoid(a * scores + b)
 
     # -- predict ----------------------------------------------------------------------
     def transform_features(self, X) -> sparse.csr_matrix:
