@@ -109,16 +109,19 @@ def default_params() -> dict:
 class ComplaintMLCandidate:
     """complaintml's default model through its public API, so the benchmark follows the config."""
 
+    reads_context = True  # predict() may be given the frame, for the taxonomy's context columns
+
     def __init__(self, params: dict | None = None):
         self.params = params
 
     def fit(self, texts, frame, tax):
         params = default_params() if self.params is None else self.params
         self.est_ = ComplaintClassifier(taxonomy=tax.to_dict(), text_column=tax.text_column, **params)
-        self.est_.fit(texts, frame)
+        self.est_.fit(frame.assign(**{tax.text_column: list(texts)}), frame)
         return self
 
     def predict(self, texts) -> dict:
+        """``texts``: a list, or a frame holding the text and context columns."""
         return self.est_.decide(self.est_.predict_proba(texts))
 
 

@@ -97,7 +97,8 @@ def nhs_fold(name: str, fold: int, folds: int, quick: bool) -> dict:
                                                           tax)
     fit_s = time.perf_counter() - started - (_CACHE.seconds - embedding)
     started = time.perf_counter()
-    pred = model.predict([texts[i] for i in te])[tax.heads[0].name]
+    test = frame.iloc[te].reset_index(drop=True) if getattr(model, "reads_context", False) else [texts[i] for i in te]
+    pred = model.predict(test)[tax.heads[0].name]
     pred_s = time.perf_counter() - started
     macro, micro, _ = _peers.multilabel_scores(Y[te][:, scored], pred[:, scored])
     log(f"nhs {name} fold {fold + 1}: macro {macro:.3f} micro {micro:.3f} fit {fit_s:.0f}s")

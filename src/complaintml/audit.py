@@ -79,7 +79,7 @@ def out_of_fold(ds, cfg, cv_folds: int | None = None) -> tuple[dict, dict]:
     if cv_folds:
         params["cv_folds"] = cv_folds
     est = ComplaintClassifier(taxonomy=tax.to_dict(), text_column=tax.text_column, **params)
-    est.fit(frame[tax.text_column], frame)
+    est.fit(frame, frame)
     return {h.name: h.encode(frame) for h in tax.heads}, est.oof_proba_
 
 

@@ -75,10 +75,10 @@ class ModelBundle:
     def digest(self) -> str:
         return str(self.info.get("estimator_sha256", ""))[:16]
 
-    def predict_columns(self, texts, thresholds: dict | None = None):
+    def predict_columns(self, texts, thresholds: dict | None = None, context=None):
         from .scoring import predict_columns
 
-        return predict_columns(self, texts, thresholds)
+        return predict_columns(self, texts, thresholds, context)
 
 
 def pip_requirements() -> list[str]:
@@ -101,11 +101,13 @@ def save_bundle_files(bundle: ModelBundle, folder: Path) -> dict:
     return meta
 
 
-def _input_example():
+def _input_example(tax):
     import pandas as pd
 
-    # Invented, not patient text: the example is stored with the model.
-    return pd.DataFrame({"text": ["Example comment: the wait was long but the nurse explained everything."]})
+    # Invented, not patient text: the example is stored with the model. Its columns become the
+    # model's input signature: the text column and any context columns.
+    example = {tax.text_column: ["Example comment: the wait was long but the nurse explained everything."]}
+    return pd.DataFrame({**example, **{c: ["example"] for c in tax.context_columns}})
 
 
 def export_model(bundle: ModelBundle, out_dir: Path, model_card: str = "") -> Path:
@@ -118,7 +120,7 @@ def export_model(bundle: ModelBundle, out_dir: Path, model_card: str = "") -> Pa
         staged = Path(tmp) / "model"
         mlflow.pyfunc.save_model(path=staged, python_model=str(PYFUNC_CODE), artifacts={"bundle": str(Path(tmp) / "bundle")},
                                  model_config={"estimator_sha256": meta["info"]["estimator_sha256"]},
-                                 pip_requirements=pip_requirements(), input_example=_input_example())
+                                 pip_requirements=pip_requirements(), input_example=_input_example(bundle.taxonomy))
         if model_card:
             (staged / "MODEL_CARD.md").write_text(model_card, encoding="utf-8")
         files = {str(p.relative_to(staged)): sha256_file(p) for p in sorted(staged.rglob("*")) if p.is_file()}

@@ -68,12 +68,12 @@ def learning_curve(ds, cfg, fractions=DEFAULT_FRACTIONS, seeds: int = 1, cv_fold
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    est.fit(sub[tax.text_column], sub)
+                    est.fit(sub, sub)
             except ValueError as exc:
                 log.warning("%d rows (%.0f%%, seed %d): cannot train (%s)", n, frac * 100, seed, exc)
                 rows += [{"fraction": frac, "n_train": n, "seed": seed, "head": h.name, "macro_f1": np.nan} for h in tax.heads]
                 continue
-            pred = est.predict_proba(test[tax.text_column])
+            pred = est.predict_proba(test)
             decided = est.decide(pred)
             rows += [{"fraction": frac, "n_train": n, "seed": seed, "head": h.name,
                       "macro_f1": macro_f1(h, truth[h.name], decided[h.name])} for h in tax.heads]

@@ -69,6 +69,9 @@ def validate_labeled(df: pd.DataFrame, tax: Taxonomy, source: str) -> pd.DataFra
             raise InputError(f"{source}: column 'split' must be train or test; bad value at row(s) {_rows(df.index[bad.to_numpy()])}")
         if not (df["split"] == "train").any():
             raise InputError(f"{source}: column 'split' has no train rows")
+    missing = [c for c in tax.context_columns if c not in df.columns]
+    if missing:
+        raise InputError(f"{source}: context column(s) {', '.join(repr(c) for c in missing)} named by the taxonomy are missing")
     # NUL bytes are damage from the export, never part of a comment.
     text = df[tax.text_column].map(lambda v: v.replace("\x00", "") if isinstance(v, str) else v)
     df = df.assign(**{tax.text_column: text})

@@ -11,6 +11,9 @@ Inside it:
   calibrated by Platt scaling on out-of-fold predictions, with a per-label decision
   threshold chosen on those same out-of-fold probabilities (``threshold_policy``).
 
+A taxonomy's ``context_columns`` (e.g. the survey question) add one-hot features; pass ``X`` as
+a DataFrame holding them.
+
 Labels with fewer than ``min_positive`` examples are kept in the output but never
 predicted (probability NaN); ``untrained_labels_`` lists them.
 
@@ -36,6 +39,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from .lexicon import LexiconFeatures
@@ -162,7 +166,7 @@ class ComplaintClassifier(BaseEstimator):
         self.n_jobs = n_jobs
 
     # -- building blocks --------------------------------------------------------------
-    def _featurizer(self) -> FeatureUnion:
+    def _featurizer(self, tax: Taxonomy) -> FeatureUnion:
         word = Pipeline([
             ("normalize", TextNormalizer(lemmatize=self.lemmatize, negation=self.negation)),
             ("tfidf", TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=tuple(self.word_ngram_range),
@@ -173,9 +177,17 @@ class ComplaintClassifier(BaseEstimator):
             blocks.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range),
                                                    min_df=self.min_df, max_features=self.max_char_features,
                                                    sublinear_tf=True, dtype=np.float32)))
-        if self.lexicon:
-            blocks.append(("lexicon", LexiconFeatures(self.lexicon, self.lexicon_weight)))
+        cues = self.cues_for(tax)
+        if cues:
+            blocks.append(("lexicon", LexiconFeatures(cues, self.lexicon_weight)))
         return FeatureUnion(blocks)
+
+    def cues_for(self, tax: Taxonomy) -> dict:
+        """The lexicon's cues for this taxonomy's heads and labels only. Cues of labels the model does
+        not predict are noise to it (on the NHS themes the default lexicon's cues cost ~0.01 macro-F1)."""
+        cues = {h.name: {lab: c for lab, c in ((self.lexicon or {}).get(h.name) or {}).items() if lab in h.label_names and c}
+                for h in tax.heads}
+        return {head: labels for head, labels in cues.items() if labels}
 
     def _lr(self, multiclass: bool = False) -> LogisticRegression:
         if multiclass:
@@ -206,8 +218,14 @@ class ComplaintClassifier(BaseEstimator):
             raise ValueError(f"X has {len(texts)} rows but y has {len(y)}")
         targets = {h.name: h.encode(y) for h in tax.heads}
 
-        self.features_ = self._featurizer()
-        Xf = self.features_.fit_transform(texts).tocsr()
+        self.features_ = self._featurizer(tax)
+        Xf = self.features_.fit_transform(texts)
+        self.n_text_features_ = Xf.shape[1]
+        self.context_ = None
+        if tax.context_columns:
+            self.context_ = OneHotEncoder(handle_unknown="ignore", dtype=np.float32).fit(_context(X, tax.context_columns))
+            Xf = sparse.hstack([Xf, self.context_.transform(_context(X, tax.context_columns))])
+        Xf = Xf.tocsr()
         Xf.sum_duplicates()  # canonical (sorted) now: workers get read-only copies they could not sort
         self.n_word_features_ = len(self.features_.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
 
@@ -303,6 +321,8 @@ class ComplaintClassifier(BaseEstimator):
                 blocks.append(_char_wb_tfidf(block, texts))
             else:
                 blocks.append(block.transform(texts))
+        if getattr(self, "context_", None) is not None:
+            blocks.append(self.context_.transform(_context(X, Taxonomy.from_dict(self.taxonomy_).context_columns)))
         return sparse.hstack(blocks).tocsr(), tokens
 
     def proba_from_features(self, Xf) -> dict[str, np.ndarray]:
@@ -400,7 +420,8 @@ class ComplaintClassifier(BaseEstimator):
         evidence skips it. Empty (look everywhere) unless the cue block is last and has a non-zero weight."""
         if lexicon is None or not lexicon.weight or self.features_.transformer_list[-1][0] != "lexicon":
             return {}
-        block = Xf[:, Xf.shape[1] - len(lexicon.keys_):].tocsc()
+        end = getattr(self, "n_text_features_", Xf.shape[1])  # context columns, if any, come after the cues
+        block = Xf[:, end - len(lexicon.keys_): end].tocsc()
         return {key: set(block.indices[block.indptr[k]: block.indptr[k + 1]].tolist()) for k, key in enumerate(lexicon.keys_)}
 
 
@@ -411,6 +432,16 @@ _UNINFORMATIVE = frozenset(STOP_WORDS) | {"num", "urltoken", "emailtoken", "!", 
 _VOCAB_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _CHAR_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _CHAR_CACHE_WORDS = 200_000  # distinct words remembered per vectorizer before the cache starts again
+
+
+def _context(X, columns) -> pd.DataFrame:
+    """The context columns of ``X`` as normalised strings; "" where ``X`` is not a frame or lacks a column."""
+    n = len(X)
+    out = {}
+    for c in columns:
+        values = X[c] if isinstance(X, pd.DataFrame) and c in X.columns else pd.Series([""] * n)
+        out[c] = [" ".join(str(v).lower().split()) if isinstance(v, str) else "" for v in values]
+    return pd.DataFrame(out)
 
 
 def _word_vocab(tfidf: TfidfVectorizer) -> tuple[list[list[str]], np.ndarray]:

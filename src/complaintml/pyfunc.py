@@ -22,7 +22,8 @@ class ComplaintPyfunc(PythonModel):
             texts = model_input[col] if col in model_input.columns else model_input.iloc[:, 0]
         else:
             texts = pd.Series(list(model_input))
-        return self.bundle.predict_columns(texts.reset_index(drop=True))
+        context = model_input.reset_index(drop=True) if isinstance(model_input, pd.DataFrame) else None
+        return self.bundle.predict_columns(texts.reset_index(drop=True), context=context)
 
 
 mlflow.models.set_model(ComplaintPyfunc())

@@ -61,8 +61,10 @@ def _status(value, max_chars: int) -> tuple[str, str]:
     return "ok", text
 
 
-def predict_columns(bundle, texts, thresholds: dict | None = None) -> pd.DataFrame:
+def predict_columns(bundle, texts, thresholds: dict | None = None, context: pd.DataFrame | None = None) -> pd.DataFrame:
     """Model output for each text: head columns, probabilities, evidence, flags, status.
+
+    ``context``: a frame, row-aligned with ``texts``, holding the taxonomy's context columns (if any).
 
     Rows whose status is not ``ok``/``truncated`` get empty heads and null probabilities.
     ``truncated`` rows are scored on their first ``max_chars`` characters.
@@ -79,7 +81,10 @@ def predict_columns(bundle, texts, thresholds: dict | None = None) -> pd.DataFra
     sub = [clean[i] for i in idx]
 
     if len(idx):
-        Xf, tokens = est.features_and_tokens(sub)
+        X = sub
+        if tax.context_columns and context is not None:
+            X = context.iloc[idx].reset_index(drop=True).assign(**{est.text_column: sub})
+        Xf, tokens = est.features_and_tokens(X)
         proba_sub = est.proba_from_features(Xf)
         dec_sub = est.decide(proba_sub, thresholds)
         evidence_sub = est.evidence(sub, Xf, dec_sub, tokens=tokens)
@@ -238,7 +243,7 @@ def _score_chunk_worker(args):
 def _score_chunk(bundle, chunk: pd.DataFrame, opts: dict) -> pd.DataFrame:
     """One input chunk -> one output chunk (same rows, same order)."""
     text_col, id_col = opts["text_col"], opts["id_col"]
-    model_cols = predict_columns(bundle, chunk[text_col], opts["thresholds"])
+    model_cols = predict_columns(bundle, chunk[text_col], opts["thresholds"], context=chunk)
     passthrough = chunk if opts["keep_cols"] is None else chunk[[c for c in chunk.columns if c in opts["keep_cols"]]]
     passthrough = passthrough.reset_index(drop=True).copy()
     # Given labels keep their values under a new name, so a scored file compares with a labeled one.
@@ -263,6 +268,14 @@ def _prepare_chunk(chunk: pd.DataFrame, start: int, opts: dict, source: str) -> 
     # Every passthrough column, a given id included, is kept as text, so a column whose type changes
     # between chunks (numbers in one, text in the next) cannot break the output schema.
     return chunk.astype({c: "string" for c in chunk.columns if not (generated and c == opts["id_col"])})
+
+
+def _warn_missing_context(tax, columns, source: str) -> None:
+    """Scoring without a context column the model learned from still works, less well: say so."""
+    missing = [c for c in tax.context_columns if c not in columns]
+    if missing:
+        log.warning("%s: context column(s) %s are missing; scored as if empty (the model learned from them)",
+                    source, ", ".join(repr(c) for c in missing))
 
 
 def _write_part(df: pd.DataFrame, path: Path) -> None:
@@ -379,6 +392,8 @@ def score_file(bundle, model_ref: str, inputs: str, output: str | Path, *, text_
         try:
             for k, chunk in enumerate(iter_chunks(inputs, chunk_size)):
                 chunk = _prepare_chunk(chunk, summary.rows_in, opts, str(inputs))
+                if k == 0:
+                    _warn_missing_context(tax, chunk, str(inputs))
                 summary.rows_in += len(chunk)
                 part = parts_dir / f"chunk-{k:06d}.parquet"
                 parts.append(part)

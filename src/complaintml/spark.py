@@ -207,7 +207,12 @@ def _score_to_parts(spark, model_uri: str, bundle, files: list[Path], spark_dir:
             predict = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager="local")
     finally:
         mlflow_log.setLevel(level)
-    df = df.withColumn("__scored", predict(converted[text_col].alias(tax.text_column)))
+    missing = [c for c in tax.context_columns if c not in df.columns]
+    if missing:  # the model's signature requires them (the pandas engine scores them as empty, with a warning)
+        raise InputError(f"{files[0]}: context column(s) {', '.join(repr(c) for c in missing)} are missing; "
+                         "the Spark engine needs them")
+    df = df.withColumn("__scored", predict(converted[text_col].alias(tax.text_column),
+                                           *[converted[c].alias(c) for c in tax.context_columns]))
     field = F.col("__scored").getField
     scored_row = field("status").isin(*SCORED)
     head_cols = {c for h in tax.heads for c in h.output_columns}

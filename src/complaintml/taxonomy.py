@@ -32,7 +32,7 @@ from .errors import InputError, TaxonomyError
 __all__ = ["Label", "Head", "Taxonomy", "load_taxonomy", "ROLES"]
 
 ROLES = ("polarity", "feelings", "causes")
-_TOP_KEYS = {"name", "description", "text_column", "id_column", "heads"}
+_TOP_KEYS = {"name", "description", "text_column", "id_column", "context_columns", "heads"}
 _HEAD_KEYS = {"name", "role", "kind", "column", "encoding", "separator", "labels", "description"}
 _LABEL_KEYS = {"name", "description"}
 
@@ -163,6 +163,9 @@ class Taxonomy:
     text_column: str = "text"
     id_column: str = "id"
     description: str = ""
+    # Columns read as categorical context beside the text (e.g. the survey question: "nothing"
+    # answers "what could we improve?" differently from "what was good?").
+    context_columns: tuple[str, ...] = ()
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -183,12 +186,16 @@ class Taxonomy:
         dup = sorted({c for c in cols if cols.count(c) > 1})
         if dup:
             raise TaxonomyError(f"{where}: column(s) {dup} are used by more than one head")
+        context = spec.get("context_columns") or []
+        if not isinstance(context, list) or not all(isinstance(c, str) and c for c in context):
+            raise TaxonomyError(f"{where}: 'context_columns' must be a list of column names")
         return cls(
             name=str(spec["name"]),
             heads=heads,
             text_column=str(spec.get("text_column", "text")),
             id_column=str(spec.get("id_column", "id")),
             description=str(spec.get("description", "")),
+            context_columns=tuple(context),
             raw=spec,
         )
 
@@ -205,8 +212,11 @@ class Taxonomy:
                 if h.encoding == "delimited":
                     d["separator"] = h.separator
             heads.append(d)
-        return {"name": self.name, "description": self.description, "text_column": self.text_column,
-                "id_column": self.id_column, "heads": heads}
+        out = {"name": self.name, "description": self.description, "text_column": self.text_column,
+               "id_column": self.id_column, "heads": heads}
+        if self.context_columns:  # absent otherwise, so digests of older taxonomies do not change
+            out["context_columns"] = list(self.context_columns)
+        return out
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]

@@ -76,7 +76,7 @@ def log_training(*, result, bundle, cfg, tax, dataset, model_card: str, plots_di
             info = mlflow.pyfunc.log_model(name="model", python_model=str(PYFUNC_CODE),
                                            artifacts={"bundle": str(Path(tmp) / "bundle")},
                                            model_config={"estimator_sha256": meta["info"]["estimator_sha256"]},
-                                           pip_requirements=pip_requirements(), input_example=_input_example(),
+                                           pip_requirements=pip_requirements(), input_example=_input_example(bundle.taxonomy),
                                            registered_model_name=register)
         version = str(info.registered_model_version)
         MlflowClient().set_registered_model_alias(register, "challenger", version)

@@ -48,7 +48,7 @@ def train(ds: Dataset, cfg: TrainConfig) -> TrainResult:
     train_df, test_df = ds.train.reset_index(drop=True), ds.test.reset_index(drop=True)
     est = ComplaintClassifier(taxonomy=tax.to_dict(), text_column=tax.text_column, **cfg.estimator_params())
     started = time.time()
-    est.fit(train_df[tax.text_column], train_df)
+    est.fit(train_df, train_df)  # the frame: text and any context columns
     fit_seconds = time.time() - started
     notes = []
     for head, labs in est.untrained_labels_.items():
@@ -57,6 +57,9 @@ def train(ds: Dataset, cfg: TrainConfig) -> TrainResult:
                    f"never be predicted: {', '.join(labs[:8])}{' ...' if len(labs) > 8 else ''}")
             warnings.warn(msg, stacklevel=2)
             notes.append(msg)
+
+    if est.lexicon and not est.cues_for(tax):
+        notes.append("the lexicon has no cues for this taxonomy's heads and labels: no cue features were used")
 
     truth = {h.name: h.encode(train_df) for h in tax.heads}
     trained = {h.name: est.heads_[h.name]["trained"] for h in tax.heads if h.is_multilabel}
@@ -71,7 +74,7 @@ def train(ds: Dataset, cfg: TrainConfig) -> TrainResult:
     test_metrics = test_truth = test_proba = test_pred = None
     if len(test_df):
         test_truth = {h.name: h.encode(test_df) for h in tax.heads}
-        test_proba = est.predict_proba(test_df[tax.text_column])
+        test_proba = est.predict_proba(test_df)
         test_pred = est.decide(test_proba)
         seg_test = {"length": length_band(test_df[tax.text_column])}
         if "source" in test_df.columns:
