@@ -152,7 +152,8 @@ def suggest(bundle, frame: pd.DataFrame, n: int, *, strategy: str = "margin", po
     if not len(candidates):
         raise InputError("no comments left to suggest (all empty, duplicated or already labeled)")
     texts = frame[text_col].iloc[candidates].tolist()
-    Xf = est.transform_features(texts)
+    # The frame, not the texts alone: a taxonomy's context columns feed the model too.
+    Xf = est.transform_features(frame.iloc[candidates].reset_index(drop=True).assign(**{est.text_column: texts}))
     proba = est.proba_from_features(Xf)
     scores, notes = uncertainty(est, proba, strategy)
     picked = select_batch(Xf, scores, n, pool_factor, seed)

@@ -97,7 +97,8 @@ def compare_models(champion, challenger, frame: pd.DataFrame, *, n_boot: int = 1
     preds = {}
     for role, bundle in (("champion", champion), ("challenger", challenger)):
         est = bundle.estimator
-        preds[role] = est.decide(est.predict_proba(texts))
+        # The frame, not the texts alone: a taxonomy's context columns feed the model too.
+        preds[role] = est.decide(est.predict_proba(frame.reset_index(drop=True).assign(**{est.text_column: texts})))
     decision: dict = {"champion": f"{champion.name} v{champion.version}", "challenger": f"{challenger.name} v{challenger.version}",
                       "champion_version": str(champion.version), "challenger_version": str(challenger.version),
                       "n_rows": n, "n_boot": n_boot, "max_loss": max_loss, "heads": {}}
