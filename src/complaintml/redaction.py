@@ -63,6 +63,26 @@ RULES: list[tuple[str, re.Pattern]] = [
 ]
 
 
+# What a rule cannot match without. A rule is skipped only where its trigger is absent, i.e. where it
+# could not have matched: the output is the same, and most comments hold no digit, "@" or URL.
+# Digits: the rules' own \d (any Unicode decimal digit). No tag holds a digit, so one look per text does.
+_DIGIT = re.compile(r"\d")
+_DIGIT_RULES = frozenset({"NHS_NUMBER", "SSN", "MRN", "DOB", "PHONE", "ADDRESS", "POSTCODE"})  # each needs a \d
+
+
+def _email_possible(text: str) -> bool:
+    return "@" in text
+
+
+def _url_possible(text: str) -> bool:
+    # "https?://" holds "://"; IGNORECASE folds "w" with "W" only (tests/test_redaction.py checks it), so
+    # any case of "www." shows in lower case once lower-cased.
+    return "://" in text or "www." in text.lower()
+
+
+_POSSIBLE = {"EMAIL": _email_possible, "URL": _url_possible}
+
+
 def _replace(tag: str, match: re.Match) -> str:
     if tag == "NAME":
         return f"{match.group(1)} [NAME]"
@@ -73,7 +93,13 @@ def redact(text: str) -> str:
     """Return ``text`` with personal identifiers replaced by tags like ``[EMAIL]``."""
     if not isinstance(text, str) or not text:
         return text
+    digits = _DIGIT.search(text) is not None
     for tag, pattern in RULES:
+        if tag in _DIGIT_RULES and not digits:
+            continue
+        possible = _POSSIBLE.get(tag)
+        if possible is not None and not possible(text):
+            continue
         text = pattern.sub(lambda m, t=tag: _replace(t, m), text)
     return text
 

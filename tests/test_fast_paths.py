@@ -1,0 +1,164 @@
+"""The scoring fast paths give exactly what the straightforward code gives.
+
+Each fast path (case-insensitive patterns searched in lower-cased ASCII text, redaction
+rules skipped where their trigger is absent, cue features built row by row) is compared
+with a plain reference implementation on texts chosen to break it: upper case, mixed
+case, non-ASCII letters that fold to ASCII ones ("İ", "ı", "ſ", the Kelvin sign),
+emoji, control characters, identifiers of every kind, and generated text.
+"""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from complaintml.alerts import compile_rules, find_alerts
+from complaintml.caseless import CaselessPattern, ascii_lower, fold_safe
+from complaintml.lexicon import LexiconFeatures, load_lexicon
+from complaintml.redaction import RULES, _replace, redact
+
+ROOT = Path(__file__).resolve().parents[1]
+LEXICON = load_lexicon(ROOT / "configs" / "lexicon" / "default.yaml")
+ALERTS = yaml.safe_load((ROOT / "configs" / "alerts.yaml").read_text(encoding="utf-8"))
+
+# Patterns the fast path must refuse (upper-case letters, case-sensitive groups, characters that
+# IGNORECASE folds onto ASCII letters), and ones it may take.
+UNSAFE = ["Kind", "(?-i:kind)", "[A-Z]+", "[!-~]+ing", "\u017ftaff", "\u212aind", "\u0131nform", r"\x41", "Dr\\.? \\w+"]
+SAFE = [r"kind\w*", r"[a-z]+ing", r"^\W*(no|none)\W*$", r"(?<=very )kind", r"(wait)\w* \1", r"£\d", r"\bn/?a\b"]
+
+TEXTS = [
+    "", " ", "kind", "KIND", "Kind staff", "kInD", "K\u0130ND", "k\u0131nd", "\u212aind", "\u017ftaff", "STAFF",
+    "The nurses were kind and caring", "WAITED 3 HOURS, very RUDE receptionist", "nothing", "  None.  ", "N/A",
+    "More staff\nLess waiting", "line\r\nBetter food", "Dr Patel", "DR PATEL", "wait wait", "WAIT Wait", "£5 charge",
+    "thank you 😀 lovely", "caf\u00e9 was dirty", "\u0130nformation poor", "I wanted to HURT MYSELF", "Suicidal",
+    "wrong MEDICATION", "very kind", "VERY KIND", "x" * 3000 + " kind", "\x1c\x1d kind \x0b", "don\u2019t know",
+]
+
+words = st.sampled_from(["kind", "KIND", "Kind", "wait", "WAITED", "rude", "nothing", "no", "staff", "hurt", "myself",
+                         "wrong", "dose", "very", "dr", "Dr", "patel", "Nurse", "Karen", "@", "jo@x.org", "www.", "WWW.",
+                         "http://x.y", "07700 900123", "943 476 5919", "SW1A 1AA", "12 High Street", "DOB 1/2/1980",
+                         "\u0130", "\u0131", "\u017f", "\u212a", "😀", "\n", ".", ",", "!", "\u00a0", "n/a", "£5"])
+texts = st.one_of(st.text(max_size=80), st.lists(words, max_size=14).map(" ".join), st.lists(words, max_size=14).map("".join))
+
+
+def _sources():
+    lexicon = [r"\b(?:" + "|".join(f"(?:{c})" for c in cues) + r")\b" for labels in LEXICON.values() for cues in labels.values()]
+    alerts = [r"\b(?:" + "|".join(f"(?:{p})" for p in pats) + r")\b" for pats in ALERTS["phrases"].values()]
+    return lexicon + alerts + UNSAFE + SAFE
+
+
+def _same_spans(source, text):
+    fast = CaselessPattern(source, re.M)
+    slow = re.compile(source, re.I | re.M)
+    lower = ascii_lower(text)
+    found = [m.span() for m in fast.finditer(text, lower)]
+    assert found == [m.span() for m in slow.finditer(text)], (source, text)
+    assert (fast.search(text, lower) is None) == (slow.search(text) is None)
+
+
+def test_fold_safe_refuses_what_lower_casing_would_change():
+    assert not any(fold_safe(s) for s in UNSAFE)
+    assert all(fold_safe(s) for s in SAFE)
+    assert all(fold_safe(s) for s in _sources()[: -len(UNSAFE) - len(SAFE)])  # the shipped cues and alerts take it
+
+
+def test_ascii_lower_only_for_ascii():
+    assert ascii_lower("Kind STAFF") == "kind staff"
+    assert ascii_lower("K\u0130ND") is None
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_caseless_pattern_matches_like_ignorecase(text):
+    for source in _sources():
+        _same_spans(source, text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=texts)
+def test_caseless_pattern_matches_like_ignorecase_generated(text):
+    for source in _sources():
+        _same_spans(source, text)
+
+
+def _reference_lexicon(lex, texts):
+    rows, cols = [], []
+    for j, key in enumerate(lex.keys_):
+        head, label = key
+        pattern = re.compile(r"\b(?:" + "|".join(f"(?:{c})" for c in lex.lexicon[head][label]) + r")\b", re.I | re.M)
+        for i, text in enumerate(texts):
+            if pattern.search(text):
+                rows.append(i)
+                cols.append(j)
+    return sparse.csr_matrix((np.full(len(rows), lex.weight, dtype=np.float32), (rows, cols)),
+                             shape=(len(texts), len(lex.keys_)), dtype=np.float32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(extra=st.lists(texts, max_size=10))
+def test_lexicon_features_and_matches_equal_reference(extra):
+    lexicon = {**LEXICON, "test": {"upper": ["Kind", "STAFF"], "long_s": ["\u017ftaff"]}}  # two slow-path labels
+    lex = LexiconFeatures(lexicon, weight=0.5).fit([])
+    all_texts = TEXTS + extra
+    fast, ref = lex.transform(all_texts), _reference_lexicon(lex, all_texts)
+    assert fast.shape == ref.shape and fast.dtype == ref.dtype
+    assert np.array_equal(fast.indptr, ref.indptr) and np.array_equal(fast.indices, ref.indices)
+    assert np.array_equal(fast.data, ref.data)
+    for text in all_texts:
+        for head, label in lex.keys_:
+            pattern = re.compile(r"\b(?:" + "|".join(f"(?:{c})" for c in lexicon[head][label]) + r")\b", re.I | re.M)
+            expected = list(dict.fromkeys(m.group(0).strip() for m in pattern.finditer(text) if m.group(0).strip()))[:2]
+            assert lex.matches(text, head, label) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(extra=st.lists(texts, max_size=10))
+def test_alerts_equal_reference(extra):
+    all_texts = TEXTS + extra
+    rules = {**ALERTS, "phrases": {**ALERTS["phrases"], "upper": ["HURT Myself"]}}
+    compiled = compile_rules(rules)
+    expected = []
+    for text in all_texts:
+        hits = [reason for reason, pats in rules["phrases"].items()
+                if text and re.search(r"\b(?:" + "|".join(f"(?:{p})" for p in pats) + r")\b", text, re.I)]
+        expected.append(";".join(hits))
+    assert find_alerts(all_texts, compiled) == expected
+
+
+def _reference_redact(text):
+    """Every rule, in order, on every text: what redact() did before rules were skipped."""
+    if not isinstance(text, str) or not text:
+        return text
+    for tag, pattern in RULES:
+        text = pattern.sub(lambda m, t=tag: _replace(t, m), text)
+    return text
+
+
+REDACT_TEXTS = TEXTS + [
+    "email me at jo.bloggs+nhs@example.co.uk", "see https://example.org/a?b=1", "WWW.NHS.UK/x", "Www.x.org", "hTTpS://x",
+    "my NHS number is 943 476 5919", "SSN 123-45-6789", "MRN: 00123456", "hospital number RX1234567",
+    "DOB 01/02/1980", "born on 3rd March 1980", "call 07700 900123", "+447700900123", "(020) 7946 0018",
+    "I live at 12 High Street", "postcode SW1A 1AA", "m1 1ae", "Springfield, IL 62704-1234", "Dr O'Neil",
+    "then dr patel said no", "Nurse Karen", "phone \u0660\u0667\u0667\u0660\u0660 \u0669\u0660\u0660\u0661\u0662\u0663",
+    "waited \uff14\uff15 hours", "DOB \u0661/\u0662/\u0661\u0669\u0668\u0660", "Dr Smith rang 07700 900123, email jo@x.org",
+]
+
+
+@pytest.mark.parametrize("text", REDACT_TEXTS)
+def test_redact_equals_all_rules(text):
+    assert redact(text) == _reference_redact(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=texts)
+def test_redact_equals_all_rules_generated(text):
+    assert redact(text) == _reference_redact(text)
+
+
+def test_url_trigger_assumption_ignorecase_folds_w_only_with_W():
+    w = re.compile("w", re.I)
+    assert [c for c in map(chr, range(0x110000)) if w.fullmatch(c)] == ["W", "w"]
