@@ -360,13 +360,15 @@ class ComplaintClassifier(BaseEstimator):
                     if not len(pos) or lab == "neutral" or p["coef"].shape[0] == 1:
                         continue
                     weights = p["coef"][pos[0], : self.n_word_features_]
+                weights = weights * telling  # once per label, not per row (x * 1 and x * 0 as before)
                 cue_rows = cued.get((head.name, lab))
                 for i in rows:
                     cues = (lexicon.matches(texts[i], head.name, lab)
                             if lexicon is not None and (cue_rows is None or i in cue_rows) else [])
                     cols = indices[indptr[i] : indptr[i + 1]]
-                    contrib = data[indptr[i] : indptr[i + 1]] * weights[cols] * telling[cols]
-                    best = [cols[k] for k in np.argsort(-contrib)[:top_k] if contrib[k] > 0]
+                    contrib = data[indptr[i] : indptr[i + 1]] * weights[cols]
+                    top = np.argsort(-contrib)[:top_k]
+                    best = cols[top[contrib[top] > 0]].tolist()
                     if best and i not in analyzed:
                         toks = tokens[i] if tokens is not None else normalizer.analyze(texts[i])
                         analyzed[i] = (toks, [t for _, _, t in toks])
@@ -432,8 +434,13 @@ def _char_wb_tfidf(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
 
 def _find_phrase(text: str, tokens: list[tuple[int, int, str]], norms: list[str], gram: list[str]) -> str:
     """The span of ``text`` whose normalised tokens (``norms``) equal ``gram`` (first match)."""
-    n = len(gram)
-    for k in range(len(norms) - n + 1):
-        if norms[k : k + n] == gram:
-            return text[tokens[k][0] : tokens[k + n - 1][1]]
-    return ""
+    n, k = len(gram), -1
+    try:
+        while True:
+            k = norms.index(gram[0], k + 1)  # the next place the phrase could start (list.index runs in C)
+            if k + n > len(norms):
+                return ""
+            if n == 1 or norms[k : k + n] == gram:
+                return text[tokens[k][0] : tokens[k + n - 1][1]]
+    except ValueError:
+        return ""
