@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from complaintml.alerts import compile_rules, find_alerts
-from complaintml.caseless import CaselessPattern, ascii_lower, fold_safe
+from complaintml import caseless
+from complaintml.caseless import CaselessPattern, CaselessSet, ascii_lower, fold_safe, screenable
 from complaintml.lexicon import LexiconFeatures, load_lexicon
 from complaintml.redaction import RULES, _replace, redact
 
@@ -72,6 +73,48 @@ def test_ascii_lower_only_for_ascii():
     assert ascii_lower("K\u0130ND") is None
 
 
+# Patterns Hyperscan must not screen (syntax it might read differently from re), and ones it may.
+UNSCREENABLE = [r"\bno\s+way\b", r"(?=kind)kind", r"(?i)kind", r"^\W*none\W*$", r"kind\Z", r"\Bind", r"k\x69nd",
+                r"(?#c)kind", r"kind++", r"(?P<k>kind)", r"\(?kind"]
+SCREENABLE = [r"\b(?:kind|car(?:ing|ed))\b", r"wait\w{0,3}", r"[^a-z ]kind", r"\d+ hours?", r"£\d", r"n/?a\.", r"x-?ray"]
+
+
+def test_screenable_only_plain_syntax():
+    assert not any(screenable(s) for s in UNSCREENABLE + UNSAFE)
+    assert all(screenable(s) for s in SCREENABLE)
+    assert not screenable("kind$") and screenable("kind$", re.M)
+
+
+def _set_sources():
+    return _sources() + UNSCREENABLE + SCREENABLE + ["(?:)", "a{900}"]  # the last two Hyperscan refuses itself
+
+
+@pytest.fixture(params=["hyperscan", "re only"])
+def engine(request, monkeypatch):
+    if request.param == "hyperscan":
+        pytest.importorskip("hyperscan")
+    else:
+        monkeypatch.setattr(caseless, "hyperscan", None)
+    return request.param
+
+
+@pytest.mark.parametrize("flags", [0, re.M])
+def test_caseless_set_finds_what_each_pattern_finds(engine, flags):
+    sources = _set_sources()
+    patterns = [CaselessPattern(s, flags) for s in sources]
+    found = CaselessSet(patterns, flags).found
+    reference = [re.compile(s, re.I | flags) for s in sources]
+
+    @settings(max_examples=150, deadline=None)
+    @given(text=texts)
+    def check(text):
+        assert found(text) == [j for j, p in enumerate(reference) if p.search(text)], text
+
+    for text in TEXTS:
+        assert found(text) == [j for j, p in enumerate(reference) if p.search(text)], text
+    check()
+
+
 @pytest.mark.parametrize("text", TEXTS)
 def test_caseless_pattern_matches_like_ignorecase(text):
     for source in _sources():
@@ -98,9 +141,16 @@ def _reference_lexicon(lex, texts):
                              shape=(len(texts), len(lex.keys_)), dtype=np.float32)
 
 
-@settings(max_examples=60, deadline=None)
-@given(extra=st.lists(texts, max_size=10))
-def test_lexicon_features_and_matches_equal_reference(extra):
+def test_lexicon_features_and_matches_equal_reference(engine):
+    @settings(max_examples=40, deadline=None)
+    @given(extra=st.lists(texts, max_size=10))
+    def check(extra):
+        _check_lexicon(extra)
+
+    check()
+
+
+def _check_lexicon(extra):
     lexicon = {**LEXICON, "test": {"upper": ["Kind", "STAFF"], "long_s": ["\u017ftaff"]}}  # two slow-path labels
     lex = LexiconFeatures(lexicon, weight=0.5).fit([])
     all_texts = TEXTS + extra
@@ -115,9 +165,16 @@ def test_lexicon_features_and_matches_equal_reference(extra):
             assert lex.matches(text, head, label) == expected
 
 
-@settings(max_examples=100, deadline=None)
-@given(extra=st.lists(texts, max_size=10))
-def test_alerts_equal_reference(extra):
+def test_alerts_equal_reference(engine):
+    @settings(max_examples=60, deadline=None)
+    @given(extra=st.lists(texts, max_size=10))
+    def check(extra):
+        _check_alerts(extra)
+
+    check()
+
+
+def _check_alerts(extra):
     all_texts = TEXTS + extra
     rules = {**ALERTS, "phrases": {**ALERTS["phrases"], "upper": ["HURT Myself"]}}
     compiled = compile_rules(rules)

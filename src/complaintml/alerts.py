@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .caseless import CaselessPattern, ascii_lower
+from .caseless import CaselessPattern, CaselessSet
 
 __all__ = ["compile_rules", "find_alerts"]
 
@@ -28,7 +28,7 @@ def compile_rules(rules: dict) -> dict:
     for key, minimum in (rules.get("labels") or {}).items():
         head, _, label = key.partition(".")
         labels[(head, label)] = float(minimum)
-    return {"phrases": phrases, "labels": labels}
+    return {"phrases": phrases, "labels": labels, "phrase_set": CaselessSet(list(phrases.values()))}
 
 
 def find_alerts(texts: list[str], compiled: dict, proba: dict | None = None, label_index: dict | None = None) -> list[str]:
@@ -37,11 +37,9 @@ def find_alerts(texts: list[str], compiled: dict, proba: dict | None = None, lab
     ``proba`` maps head -> n x L probabilities and ``label_index`` maps (head, label) -> column,
     for label rules.
     """
-    phrases = list(compiled["phrases"].items())
-    reasons: list[list[str]] = []
-    for text in texts:
-        lower = ascii_lower(text) if text else None  # once per text, for every rule
-        reasons.append([reason for reason, pattern in phrases if text and pattern.search(text, lower)])
+    names = list(compiled["phrases"])
+    found = compiled["phrase_set"].found  # the rules that match, all in one pass
+    reasons = [[names[j] for j in found(text)] if text else [] for text in texts]
     if proba is not None and label_index:
         for (head, label), minimum in compiled["labels"].items():
             col = label_index.get((head, label))

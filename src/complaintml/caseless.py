@@ -11,6 +11,14 @@ That holds only for patterns built of pieces that fold alike (:func:`fold_safe` 
 piece); any other pattern, and every text with a non-ASCII character (where folding
 has exceptions: "İ", "ſ", the Kelvin sign), use the IGNORECASE pattern as before.
 
+:class:`CaselessSet` answers "which of these patterns occur in this text" (the 17 cue
+labels of a comment): Hyperscan, a multi-pattern matcher, scans the lower-cased ASCII text
+once for all of them, and ``re`` then searches only the patterns Hyperscan reported, so
+``re`` still decides every result and Hyperscan only rules patterns out. Hyperscan is
+given only patterns written in plain syntax that it and ``re`` read alike on ASCII text
+(:func:`screenable`); any other pattern is always searched with ``re``, and without the
+``hyperscan`` package (it is installed on x86-64 Linux) every pattern is.
+
 Example::
 
     >>> p = CaselessPattern(r"\\bwait\\w*")
@@ -23,10 +31,16 @@ Example::
 from __future__ import annotations
 
 import re
+import threading
 import re._constants as C  # noqa: N812
 import re._parser as sre_parse  # the stdlib's own parser: the pattern is checked as `re` reads it
 
-__all__ = ["CaselessPattern", "ascii_lower", "fold_safe"]
+try:
+    import hyperscan
+except ImportError:  # other platforms: the same results, without the pre-scan
+    hyperscan = None
+
+__all__ = ["CaselessPattern", "CaselessSet", "ascii_lower", "fold_safe", "screenable"]
 
 _ASCII = [chr(a) for a in range(128)]
 # Pieces that never look at letter case: repeats, groups, alternation, anchors and \w \d \s classes.
@@ -108,3 +122,72 @@ class CaselessPattern:
         if lower is not None and self.lowered is not None:
             return self.lowered.finditer(lower)
         return self.pattern.finditer(text)
+
+
+# The syntax Hyperscan and re read alike on ASCII text: lower-case literals, escaped punctuation, \w \W \d \D \b,
+# groups, alternation, ? * + and {m,n}, ., $ (multi-line) and simple classes. Not \s (re's also holds
+# \x1c-\x1f), \B, \A, \Z, escapes of letters or digits, look-arounds, back-references, inline flags,
+# possessive repeats (x++), nor ^ (Hyperscan refuses it after the cue patterns' leading \b).
+_PIECE = r"(?:\\[wWdD]|\\[^\w\s]|[a-z0-9 '\u00a3/:,!&_%#@=~<>\"-])"
+_PLAIN_SYNTAX = re.compile(rf"(?:\\b|{_PIECE}|\(\?:|\((?!\?)|[)|*$.]|(?<![+*?}}])\+|(?<![(|])\?|\{{\d{{1,3}}(?:,\d{{1,3}})?\}}|\[\^?{_PIECE}+\])*")
+
+
+def screenable(source: str, flags: int = 0) -> bool:
+    """Whether Hyperscan may rule ``source`` out: it finds a match in every lower-cased ASCII text where ``re``
+    (case-sensitive, with ``flags``: IGNORECASE and MULTILINE only) finds one."""
+    return (fold_safe(source, flags) and _PLAIN_SYNTAX.fullmatch(source) is not None
+            and not flags & ~(re.I | re.M) and ("$" not in source or bool(flags & re.M)))
+
+
+def _hs_database(sources: list[str], ids: list[int], flags: int):
+    hs_flags = hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_MULTILINE if flags & re.M else 0)
+    db = hyperscan.Database()
+    # UTF-8: a non-ASCII literal ("£") becomes bytes that ASCII text never holds, as re never matches it there.
+    db.compile(expressions=[s.encode("utf-8") for s in sources], ids=ids, elements=len(sources),
+               flags=[hs_flags] * len(sources))
+    return db
+
+
+def _compiles(source: str, flags: int) -> bool:
+    try:
+        _hs_database([source], [0], flags)
+    except hyperscan.error:
+        return False
+    return True
+
+
+def _on_match(pattern_id, start, end, hs_flags, found):
+    found.append(pattern_id)
+
+
+class CaselessSet:
+    """Case-insensitive patterns searched together: ``found(text)`` lists those with a match in ``text``."""
+
+    def __init__(self, patterns: list[CaselessPattern], flags: int = 0):
+        self.patterns, self.flags = patterns, flags
+        self._db, screened = None, []
+        if hyperscan is not None:
+            screened = [j for j, p in enumerate(patterns) if p.lowered is not None and screenable(p.pattern.pattern, flags)]
+            try:
+                self._db = _hs_database([patterns[j].pattern.pattern for j in screened], screened, flags) if screened else None
+            except hyperscan.error:  # some pattern Hyperscan refuses (e.g. one matching ""): find which, search it with re
+                screened = [j for j in screened if _compiles(patterns[j].pattern.pattern, flags)]
+                self._db = _hs_database([patterns[j].pattern.pattern for j in screened], screened, flags) if screened else None
+        self._always = [j for j in range(len(patterns)) if j not in screened]
+        self._local = threading.local()  # Hyperscan's scratch space serves one scan at a time: one per thread
+
+    def __reduce__(self):  # a Hyperscan database does not pickle: it is compiled again
+        return (CaselessSet, (self.patterns, self.flags))
+
+    def found(self, text: str) -> list[int]:
+        """``[j for j, p in enumerate(patterns) if p.search(text, ascii_lower(text))]``, ascending."""
+        lower = ascii_lower(text)
+        patterns = self.patterns
+        if lower is None or self._db is None:
+            return [j for j, p in enumerate(patterns) if p.search(text, lower)]
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = hyperscan.Scratch(self._db)
+        candidates = list(self._always)
+        self._db.scan(lower.encode("ascii"), match_event_handler=_on_match, context=candidates, scratch=scratch)
+        return [j for j in sorted(candidates) if patterns[j].search(text, lower)]

@@ -22,7 +22,7 @@ import yaml
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .caseless import CaselessPattern, ascii_lower
+from .caseless import CaselessPattern, CaselessSet, ascii_lower
 from .errors import ConfigError
 
 __all__ = ["LexiconFeatures", "load_lexicon", "compile_lexicon"]
@@ -75,6 +75,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_patterns", None)  # compiled regexes are rebuilt after loading
+        state.pop("_set", None)
         return state
 
     @property
@@ -85,12 +86,12 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):
         return self._patterns
 
     def transform(self, X) -> sparse.csr_matrix:
-        patterns = self.patterns
+        if getattr(self, "_set", None) is None:
+            self._set = CaselessSet(self.patterns, re.M)
+        found = self._set.found  # the labels whose pattern matches, all labels in one pass
         cols, indptr = [], [0]
         for text in X:
-            text = text if isinstance(text, str) else ""
-            lower = ascii_lower(text)  # once per text, for every label's pattern
-            cols += [j for j, pattern in enumerate(patterns) if pattern.search(text, lower)]
+            cols += found(text if isinstance(text, str) else "")
             indptr.append(len(cols))
         data = np.full(len(cols), self.weight, dtype=np.float32)
         return sparse.csr_matrix((data, np.array(cols, dtype=np.int32), np.array(indptr, dtype=np.int64)),
