@@ -219,3 +219,22 @@ def test_redact_equals_all_rules_generated(text):
 def test_url_trigger_assumption_ignorecase_folds_w_only_with_W():
     w = re.compile("w", re.I)
     assert [c for c in map(chr, range(0x110000)) if w.fullmatch(c)] == ["W", "w"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_top_features_equal_row_by_row_argsort(seed):
+    """Evidence's top word features, all rows at once, as np.argsort picks them row by row (ties included)."""
+    from complaintml.model import _top_features
+
+    rng = np.random.default_rng(seed)
+    X = sparse.random(300, 80, density=0.15, random_state=seed, dtype=np.float32, format="csr")
+    X.data = rng.choice(np.array([0.1, 0.25, 0.5, 1.0], dtype=np.float32), size=X.nnz)  # many equal values
+    weights = rng.choice(np.array([-1.0, 0.0, 0.5, 1.0, 2.0], dtype=np.float32), size=80)  # and equal weights
+    rows = np.sort(rng.choice(300, size=120, replace=False))
+    expected = []
+    for i in rows:
+        cols = X.indices[X.indptr[i] : X.indptr[i + 1]]
+        contrib = X.data[X.indptr[i] : X.indptr[i + 1]] * weights[cols]
+        expected.append([cols[k] for k in np.argsort(-contrib)[:3] if contrib[k] > 0])
+    assert _top_features(X, rows, weights, 3) == expected
+    assert _top_features(X, rows[:0], weights, 3) == []

@@ -135,8 +135,12 @@ _PLAIN_SYNTAX = re.compile(rf"(?:\\b|{_PIECE}|\(\?:|\((?!\?)|[)|*$.]|(?<![+*?}}]
 def screenable(source: str, flags: int = 0) -> bool:
     """Whether Hyperscan may rule ``source`` out: it finds a match in every lower-cased ASCII text where ``re``
     (case-sensitive, with ``flags``: IGNORECASE and MULTILINE only) finds one."""
-    return (fold_safe(source, flags) and _PLAIN_SYNTAX.fullmatch(source) is not None
-            and not flags & ~(re.I | re.M) and ("$" not in source or bool(flags & re.M)))
+    return fold_safe(source, flags) and _plain(source, flags)
+
+
+def _plain(source: str, flags: int) -> bool:
+    return (_PLAIN_SYNTAX.fullmatch(source) is not None and not flags & ~(re.I | re.M)
+            and ("$" not in source or bool(flags & re.M)))
 
 
 def _hs_database(sources: list[str], ids: list[int], flags: int):
@@ -167,7 +171,8 @@ class CaselessSet:
         self.patterns, self.flags = patterns, flags
         self._db, screened = None, []
         if hyperscan is not None:
-            screened = [j for j, p in enumerate(patterns) if p.lowered is not None and screenable(p.pattern.pattern, flags)]
+            # p.lowered: fold_safe held (screenable's first half)
+            screened = [j for j, p in enumerate(patterns) if p.lowered is not None and _plain(p.pattern.pattern, flags)]
             try:
                 self._db = _hs_database([patterns[j].pattern.pattern for j in screened], screened, flags) if screened else None
             except hyperscan.error:  # some pattern Hyperscan refuses (e.g. one matching ""): find which, search it with re

@@ -343,7 +343,6 @@ class ComplaintClassifier(BaseEstimator):
         normalizer = words.named_steps["normalize"]
         lexicon = dict(self.features_.transformer_list).get("lexicon")
         Xw = Xf[:, : self.n_word_features_]
-        indptr, indices, data = Xw.indptr, Xw.indices, Xw.data
         cued = self._cued_rows(Xf, lexicon)
         out: list[dict] = [{} for _ in texts]
         analyzed: dict[int, tuple] = {}
@@ -362,13 +361,9 @@ class ComplaintClassifier(BaseEstimator):
                     weights = p["coef"][pos[0], : self.n_word_features_]
                 weights = weights * telling  # once per label, not per row (x * 1 and x * 0 as before)
                 cue_rows = cued.get((head.name, lab))
-                for i in rows:
+                for i, best in zip(rows.tolist(), _top_features(Xw, rows, weights, top_k)):
                     cues = (lexicon.matches(texts[i], head.name, lab)
                             if lexicon is not None and (cue_rows is None or i in cue_rows) else [])
-                    cols = indices[indptr[i] : indptr[i + 1]]
-                    contrib = data[indptr[i] : indptr[i + 1]] * weights[cols]
-                    top = np.argsort(-contrib)[:top_k]
-                    best = cols[top[contrib[top] > 0]].tolist()
                     if best and i not in analyzed:
                         toks = tokens[i] if tokens is not None else normalizer.analyze(texts[i])
                         analyzed[i] = (toks, [t for _, _, t in toks])
@@ -430,6 +425,37 @@ def _char_wb_tfidf(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
                                shape=(len(texts), len(vocab)))
     counts.sum_duplicates()  # sorted columns, summed repeats: what CountVectorizer.transform returns
     return vec._tfidf.transform(counts, copy=False)
+
+
+def _top_features(X: sparse.csr_matrix, rows: np.ndarray, weights: np.ndarray, top_k: int) -> list[list[int]]:
+    """Per row of ``rows``: the columns of its ``top_k`` largest positive ``X[i, col] * weights[col]``, largest first.
+
+    That is ``cols[top[contrib[top] > 0]]`` with ``top = np.argsort(-contrib)[:top_k]``, row by row. All rows are
+    sorted at once; np.argsort may put equal values in either order, so a row whose positive contributions
+    hold a tie is redone by that very expression.
+    """
+    indptr, indices, data = X.indptr, X.indices, X.data
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    offsets = np.cumsum(lengths) - lengths  # where each row's entries begin in the gathered arrays
+    pos = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    cols = indices[pos]
+    contrib = data[pos] * weights[cols]  # the same float32 products as row by row
+    row = np.repeat(np.arange(len(rows)), lengths)
+    order = np.lexsort((-contrib, row))  # by row, then largest contribution first
+    c, r, k = contrib[order], row[order], cols[order]
+    rank = np.arange(len(order)) - np.repeat(offsets, lengths)
+    out: list[list[int]] = [[] for _ in range(len(rows))]
+    keep = (rank < top_k) & (c > 0)
+    for j, col in zip(r[keep].tolist(), k[keep].tolist()):
+        out[j].append(col)
+    tied = np.unique(r[1:][(r[1:] == r[:-1]) & (c[1:] == c[:-1]) & (c[1:] > 0)])
+    for j in tied.tolist():
+        a, b = indptr[rows[j]], indptr[rows[j] + 1]
+        row_cols = indices[a:b]
+        row_contrib = data[a:b] * weights[row_cols]
+        top = np.argsort(-row_contrib)[:top_k]
+        out[j] = row_cols[top[row_contrib[top] > 0]].tolist()
+    return out
 
 
 def _find_phrase(text: str, tokens: list[tuple[int, int, str]], norms: list[str], gram: list[str]) -> str:
