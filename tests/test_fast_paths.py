@@ -216,9 +216,19 @@ def test_redact_equals_all_rules_generated(text):
     assert redact(text) == _reference_redact(text)
 
 
-def test_url_trigger_assumption_ignorecase_folds_w_only_with_W():
-    w = re.compile("w", re.I)
-    assert [c for c in map(chr, range(0x110000)) if w.fullmatch(c)] == ["W", "w"]
+def test_redaction_needs_are_read_from_the_rules():
+    from complaintml import redaction
+
+    needs = dict(zip([tag for tag, _ in RULES][:9], redaction._RULE_NEEDS[:9]))
+    assert needs == {"EMAIL": "@", "URL": ":.", **{t: "digit" for t in
+                     ("NHS_NUMBER", "SSN", "MRN", "DOB", "PHONE", "ADDRESS", "POSTCODE")}}
+    assert redaction._RULE_NEEDS[9:] == [None, None]  # names: no such character needed, always run
+    for source, need in [(r"\d?x", None), (r"(?:\d|x)y", None), (r"(?!\d)x", None), (r"x\d{0,3}", None),
+                         (r"(?=\w*\d)\w+", "digit"), (r"(?:\d|[0-9])", None), (r"(?:a@|@b)", "@"), (r"[\d]{2}", "digit")]:
+        assert redaction._need_of(re.compile(source)) == need, source
+    # One look per text holds because no tag adds a needed character.
+    tags = "".join(_replace(tag, re.match(r"(Dr) x", "Dr x")) for tag, _ in RULES)
+    assert not any(holds(tags.replace("Dr", "")) for _, holds in redaction._NEEDS.values())
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -238,3 +248,36 @@ def test_top_features_equal_row_by_row_argsort(seed):
         expected.append([cols[k] for k in np.argsort(-contrib)[:3] if contrib[k] > 0])
     assert _top_features(X, rows, weights, 3) == expected
     assert _top_features(X, rows[:0], weights, 3) == []
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (2, 3)])
+def test_word_tfidf_equals_sklearn_transform(ngram_range):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from complaintml.model import _word_tfidf
+
+    train = ["the nurse be kind", "not neg_kind neg_at neg_all", "wait num hour", "the nurse be not neg_kind", "wait wait"] * 2
+    vec = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=ngram_range, min_df=2, sublinear_tf=True,
+                          dtype=np.float32).fit(train)
+    docs = train + ["", "  ", "the  nurse\u00a0be\u2028kind", "wait wait wait num", "unknown words only", "Wait"]
+    fast, ref = _word_tfidf(vec, docs), vec.transform(docs)
+    assert fast.dtype == ref.dtype and fast.shape == ref.shape
+    assert np.array_equal(fast.indptr, ref.indptr) and np.array_equal(fast.indices, ref.indices)
+    assert np.array_equal(fast.data, ref.data)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 500])
+def test_delimited_decode_equals_row_by_row_join(n):
+    import pandas as pd
+
+    from complaintml.taxonomy import Taxonomy
+
+    tax = Taxonomy.from_dict(yaml.safe_load((ROOT / "configs" / "taxonomy" / "default.yaml").read_text(encoding="utf-8")))
+    head = next(h for h in tax.heads if h.is_multilabel and h.encoding != "onehot")
+    rng = np.random.default_rng(n)
+    y = (rng.random((n, len(head.label_names))) < 0.2).astype(np.int8)
+    valid = rng.random(n) < 0.9
+    names = np.array(head.label_names, dtype=object)
+    expected = pd.Series(pd.array([head.separator.join(names[row.astype(bool)]) for row in y], dtype="string"))
+    expected[~valid] = pd.NA
+    pd.testing.assert_frame_equal(head.decode(y, valid), pd.DataFrame({head.column: expected}))

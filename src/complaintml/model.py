@@ -279,7 +279,7 @@ class ComplaintClassifier(BaseEstimator):
         for name, block in self.features_.transformer_list:
             if name == "word":
                 tokens = [block.named_steps["normalize"].analyze(t) for t in texts]
-                blocks.append(block.named_steps["tfidf"].transform([" ".join(t for _, _, t in toks) for toks in tokens]))
+                blocks.append(_word_tfidf(block.named_steps["tfidf"], [" ".join(t for _, _, t in toks) for toks in tokens]))
             elif name == "char":
                 blocks.append(_char_wb_tfidf(block, texts))
             else:
@@ -423,6 +423,30 @@ def _char_wb_tfidf(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
     cols = np.concatenate(found) if found else np.zeros(0, dtype=np.int32)
     counts = sparse.csr_matrix((np.ones(len(cols), dtype=vec.dtype), cols, np.array(indptr, dtype=np.int64)),
                                shape=(len(texts), len(vocab)))
+    counts.sum_duplicates()  # sorted columns, summed repeats: what CountVectorizer.transform returns
+    return vec._tfidf.transform(counts, copy=False)
+
+
+def _word_tfidf(vec: TfidfVectorizer, docs: list[str]) -> sparse.csr_matrix:
+    """``vec.transform(docs)`` for the fitted word vectorizer: the same matrix, with the n-grams counted here.
+
+    Its analyzer only splits on whitespace (``\\S+``, as ``str.split`` does) and joins n-grams with a space,
+    so the counts are built directly, without sklearn's per-document analyzer and counter. Any other
+    setting goes through ``vec.transform``.
+    """
+    if (vec.analyzer != "word" or vec.token_pattern != r"\S+" or vec.lowercase or vec.binary or vec.tokenizer
+            or vec.preprocessor or vec.stop_words is not None or vec.strip_accents):
+        return vec.transform(docs)
+    vocab, (lo, hi) = vec.vocabulary_, vec.ngram_range
+    found, indptr = [], [0]
+    for doc in docs:
+        tokens = doc.split()
+        for n in range(lo, hi + 1):
+            grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
+            found += [vocab[g] for g in grams if g in vocab]
+        indptr.append(len(found))
+    counts = sparse.csr_matrix((np.ones(len(found), dtype=vec.dtype), np.array(found, dtype=np.int32),
+                                np.array(indptr, dtype=np.int64)), shape=(len(docs), len(vocab)))
     counts.sum_duplicates()  # sorted columns, summed repeats: what CountVectorizer.transform returns
     return vec._tfidf.transform(counts, copy=False)
 
