@@ -30,6 +30,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import re._constants as C  # noqa: N812
@@ -54,6 +55,7 @@ def ascii_lower(text: str) -> str | None:
     return text.lower() if text.isascii() else None
 
 
+@functools.lru_cache(maxsize=4096)  # a character at a time: a lexicon has thousands of literals, a few dozen distinct
 def _char_safe(code: int) -> bool:
     """With IGNORECASE, character ``code`` matches exactly the ASCII characters whose lower case it equals."""
     ch = chr(code)
