@@ -16,8 +16,8 @@ labels of a comment): Hyperscan, a multi-pattern matcher, scans the lower-cased 
 once for all of them, and ``re`` then searches only the patterns Hyperscan reported, so
 ``re`` still decides every result and Hyperscan only rules patterns out. Hyperscan is
 given only patterns written in plain syntax that it and ``re`` read alike on ASCII text
-(:func:`screenable`); any other pattern is always searched with ``re``, and without the
-``hyperscan`` package (it is installed on x86-64 Linux) every pattern is.
+(:func:`screenable`); any other pattern is always searched with ``re``, and so is every
+pattern where the ``hyperscan`` package is missing (it is a dependency on x86-64 Linux only).
 
 Example::
 
@@ -44,7 +44,7 @@ except ImportError:  # other platforms: the same results, without the pre-scan
 __all__ = ["CaselessPattern", "CaselessSet", "ascii_lower", "fold_safe", "screenable"]
 
 _ASCII = [chr(a) for a in range(128)]
-# Pieces that never look at letter case: repeats, groups, alternation, anchors and \w \d \s classes.
+# Pieces made of other pieces (each checked in turn), and pieces that never look at letter case.
 _CONTAINERS = {C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT, C.BRANCH, C.ATOMIC_GROUP, C.ASSERT, C.ASSERT_NOT,
                C.GROUPREF_EXISTS}
 _CASE_FREE = {C.ANY, C.AT, C.CATEGORY, C.GROUPREF, C.NEGATE}
