@@ -19,7 +19,8 @@ each size it measures, in the same run:
 CPU-time rates are the ones to compare on a shared machine: other processes stretch
 wall-clock time, not the CPU time a run needs.
 
-``--profile`` prints where one process spends its time (cProfile over 20k rows).
+``--profile`` prints where one process spends its time (cProfile over 20k rows); ``--steps``
+prints only the CPU seconds per 10,000 comments of each scoring step in a warm process.
 Prints a Markdown table for ``benchmarks/SPEED.md`` and writes the figures as JSON.
 The comment texts stay in the temporary work folder; nothing of them is printed.
 """
@@ -145,6 +146,59 @@ def profile(model: str, texts, rows: int = 20000) -> None:
     pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
 
 
+def steps(model: str, texts, rows: int = 30000, chunk: int = 10000) -> dict:
+    """CPU seconds per 10,000 comments of each scoring step, in one warm process.
+
+    Warm: the whole corpus is scored once first, so the per-word caches hold what a long run holds.
+    Then ``rows`` comments are scored in chunks, and each step is timed alone on the same chunks.
+    """
+    from complaintml import model as M
+    from complaintml.alerts import find_alerts
+    from complaintml.bundle import load_bundle
+    from complaintml.redaction import redact_series
+    from complaintml.scoring import _options, _prepare_chunk, _score_chunk
+
+    bundle = load_bundle(model)
+    est = bundle.estimator
+    opts = _options(bundle.taxonomy, None, None, None, None, True)
+
+    def frame(part, start):
+        return _prepare_chunk(pd.DataFrame({"text": pd.array(part, dtype="string")}), start, opts, "bench")
+
+    for i in range(0, len(texts), chunk):
+        _score_chunk(bundle, frame(list(texts[i : i + chunk]), i), opts)
+    batch = np.resize(np.asarray(texts, dtype=object), rows).tolist()
+    chunks = [frame(batch[i : i + chunk], i) for i in range(0, rows, chunk)]
+    cpu: dict[str, float] = {}
+
+    def timed(name, fn, *args):
+        t0 = time.process_time()
+        out = fn(*args)
+        cpu[name] = cpu.get(name, 0.0) + time.process_time() - t0
+        return out
+
+    blocks = dict(est.features_.transformer_list)
+    word = getattr(M, "_word_tfidf", None)
+    for c in chunks:
+        timed("whole chunk (_score_chunk)", _score_chunk, bundle, c, opts)
+        sub = c["text"].tolist()
+        toks = timed("spaCy tokenizer + normalisation", lambda: [blocks["word"].named_steps["normalize"].analyze(t) for t in sub])
+        docs = [" ".join(t for _, _, t in tk) for tk in toks]
+        tfidf = blocks["word"].named_steps["tfidf"]
+        timed("word n-gram TF-IDF", (lambda: word(tfidf, docs)) if word else (lambda: tfidf.transform(docs)))
+        if "char" in blocks:
+            timed("character n-gram TF-IDF", M._char_wb_tfidf, blocks["char"], sub)
+        if "lexicon" in blocks:
+            timed("cue-phrase lexicon features", blocks["lexicon"].transform, sub)
+        Xf, toks = timed("features, all blocks (one call)", est.features_and_tokens, sub)
+        proba = timed("probabilities and decisions", est.proba_from_features, Xf)
+        dec = timed("probabilities and decisions", est.decide, proba)
+        timed("evidence", est.evidence, sub, Xf, dec, 3, toks)
+        timed("alert phrase rules", find_alerts, sub, bundle.compiled_alerts)
+        timed("redaction", redact_series, c["text"].astype("object"))
+    return {name: round(seconds * 10000 / rows, 3) for name, seconds in cpu.items()}
+
+
 def ensure_model(model: str | None, work: Path) -> str:
     if model:
         return model
@@ -168,12 +222,16 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", type=Path, help="where inputs and outputs go [default: a temporary folder]")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "speed_results.json")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of 20k rows first")
+    ap.add_argument("--steps", action="store_true", help="only print CPU s per 10k comments of each step (warm)")
     args = ap.parse_args(argv)
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="complaintml-speed-"))
     work.mkdir(parents=True, exist_ok=True)
     model = ensure_model(args.model, work)
     texts = comments()
+    if args.steps:
+        print(json.dumps(steps(model, texts), indent=1))
+        return 0
     if args.profile:
         profile(model, np.resize(texts, 20000).tolist())
 

@@ -13,21 +13,22 @@ Example::
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
+
+from .caseless import CaselessPattern, CaselessSet
 
 __all__ = ["compile_rules", "find_alerts"]
 
 
 def compile_rules(rules: dict) -> dict:
-    phrases = {reason: re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in pats) + r")\b", re.I)
+    # Case-insensitive (CaselessPattern: the same matches as re.IGNORECASE, faster on ASCII text).
+    phrases = {reason: CaselessPattern(r"\b(?:" + "|".join(f"(?:{p})" for p in pats) + r")\b")
                for reason, pats in (rules.get("phrases") or {}).items() if pats}
     labels = {}
     for key, minimum in (rules.get("labels") or {}).items():
         head, _, label = key.partition(".")
         labels[(head, label)] = float(minimum)
-    return {"phrases": phrases, "labels": labels}
+    return {"phrases": phrases, "labels": labels, "phrase_set": CaselessSet(list(phrases.values()))}
 
 
 def find_alerts(texts: list[str], compiled: dict, proba: dict | None = None, label_index: dict | None = None) -> list[str]:
@@ -36,11 +37,9 @@ def find_alerts(texts: list[str], compiled: dict, proba: dict | None = None, lab
     ``proba`` maps head -> n x L probabilities and ``label_index`` maps (head, label) -> column,
     for label rules.
     """
-    reasons: list[list[str]] = [[] for _ in texts]
-    for reason, pattern in compiled["phrases"].items():
-        for i, text in enumerate(texts):
-            if text and pattern.search(text):
-                reasons[i].append(reason)
+    names = list(compiled["phrases"])
+    found = compiled["phrase_set"].found  # the rules that match, all in one pass
+    reasons = [[names[j] for j in found(text)] if text else [] for text in texts]
     if proba is not None and label_index:
         for (head, label), minimum in compiled["labels"].items():
             col = label_index.get((head, label))

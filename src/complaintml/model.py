@@ -316,7 +316,7 @@ class ComplaintClassifier(BaseEstimator):
         for name, block in self.features_.transformer_list:
             if name == "word":
                 tokens = [block.named_steps["normalize"].analyze(t) for t in texts]
-                blocks.append(block.named_steps["tfidf"].transform([" ".join(t for _, _, t in toks) for toks in tokens]))
+                blocks.append(_word_tfidf(block.named_steps["tfidf"], [" ".join(t for _, _, t in toks) for toks in tokens]))
             elif name == "char":
                 blocks.append(_char_wb_tfidf(block, texts))
             else:
@@ -382,7 +382,6 @@ class ComplaintClassifier(BaseEstimator):
         normalizer = words.named_steps["normalize"]
         lexicon = dict(self.features_.transformer_list).get("lexicon")
         Xw = Xf[:, : self.n_word_features_]
-        indptr, indices, data = Xw.indptr, Xw.indices, Xw.data
         cued = self._cued_rows(Xf, lexicon)
         out: list[dict] = [{} for _ in texts]
         analyzed: dict[int, tuple] = {}
@@ -399,13 +398,11 @@ class ComplaintClassifier(BaseEstimator):
                     if not len(pos) or lab == "neutral" or p["coef"].shape[0] == 1:
                         continue
                     weights = p["coef"][pos[0], : self.n_word_features_]
+                weights = weights * telling  # once per label, not per row (x * 1 and x * 0 as before)
                 cue_rows = cued.get((head.name, lab))
-                for i in rows:
+                for i, best in zip(rows.tolist(), _top_features(Xw, rows, weights, top_k)):
                     cues = (lexicon.matches(texts[i], head.name, lab)
                             if lexicon is not None and (cue_rows is None or i in cue_rows) else [])
-                    cols = indices[indptr[i] : indptr[i + 1]]
-                    contrib = data[indptr[i] : indptr[i + 1]] * weights[cols] * telling[cols]
-                    best = [cols[k] for k in np.argsort(-contrib)[:top_k] if contrib[k] > 0]
                     if best and i not in analyzed:
                         toks = tokens[i] if tokens is not None else normalizer.analyze(texts[i])
                         analyzed[i] = (toks, [t for _, _, t in toks])
@@ -480,10 +477,70 @@ def _char_wb_tfidf(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
     return vec._tfidf.transform(counts, copy=False)
 
 
+def _word_tfidf(vec: TfidfVectorizer, docs: list[str]) -> sparse.csr_matrix:
+    """``vec.transform(docs)`` for the fitted word vectorizer: the same matrix, with the n-grams counted here.
+
+    Its analyzer only splits on whitespace (``\\S+``, as ``str.split`` does) and joins n-grams with a space,
+    so the counts are built directly, without sklearn's per-document analyzer and counter. Any other
+    setting goes through ``vec.transform``.
+    """
+    if (vec.analyzer != "word" or vec.token_pattern != r"\S+" or vec.lowercase or vec.binary or vec.tokenizer
+            or vec.preprocessor or vec.stop_words is not None or vec.strip_accents):
+        return vec.transform(docs)
+    vocab, (lo, hi) = vec.vocabulary_, vec.ngram_range
+    found, indptr = [], [0]
+    for doc in docs:
+        tokens = doc.split()
+        for n in range(lo, hi + 1):
+            grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
+            found += [vocab[g] for g in grams if g in vocab]
+        indptr.append(len(found))
+    counts = sparse.csr_matrix((np.ones(len(found), dtype=vec.dtype), np.array(found, dtype=np.int32),
+                                np.array(indptr, dtype=np.int64)), shape=(len(docs), len(vocab)))
+    counts.sum_duplicates()  # sorted columns, summed repeats: what CountVectorizer.transform returns
+    return vec._tfidf.transform(counts, copy=False)
+
+
+def _top_features(X: sparse.csr_matrix, rows: np.ndarray, weights: np.ndarray, top_k: int) -> list[list[int]]:
+    """Per row of ``rows``: the columns of its ``top_k`` largest positive ``X[i, col] * weights[col]``, largest first.
+
+    That is ``cols[top[contrib[top] > 0]]`` with ``top = np.argsort(-contrib)[:top_k]``, row by row. All rows are
+    sorted at once; np.argsort may put equal values in either order, so a row whose positive contributions
+    hold a tie is redone by that very expression.
+    """
+    indptr, indices, data = X.indptr, X.indices, X.data
+    starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    offsets = np.cumsum(lengths) - lengths  # where each row's entries begin in the gathered arrays
+    pos = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    cols = indices[pos]
+    contrib = data[pos] * weights[cols]  # the same float32 products as row by row
+    row = np.repeat(np.arange(len(rows)), lengths)
+    order = np.lexsort((-contrib, row))  # by row, then largest contribution first
+    c, r, k = contrib[order], row[order], cols[order]
+    rank = np.arange(len(order)) - np.repeat(offsets, lengths)
+    out: list[list[int]] = [[] for _ in range(len(rows))]
+    keep = (rank < top_k) & (c > 0)
+    for j, col in zip(r[keep].tolist(), k[keep].tolist()):
+        out[j].append(col)
+    tied = np.unique(r[1:][(r[1:] == r[:-1]) & (c[1:] == c[:-1]) & (c[1:] > 0)])
+    for j in tied.tolist():
+        a, b = indptr[rows[j]], indptr[rows[j] + 1]
+        row_cols = indices[a:b]
+        row_contrib = data[a:b] * weights[row_cols]
+        top = np.argsort(-row_contrib)[:top_k]
+        out[j] = row_cols[top[row_contrib[top] > 0]].tolist()
+    return out
+
+
 def _find_phrase(text: str, tokens: list[tuple[int, int, str]], norms: list[str], gram: list[str]) -> str:
     """The span of ``text`` whose normalised tokens (``norms``) equal ``gram`` (first match)."""
-    n = len(gram)
-    for k in range(len(norms) - n + 1):
-        if norms[k : k + n] == gram:
-            return text[tokens[k][0] : tokens[k + n - 1][1]]
-    return ""
+    n, k = len(gram), -1
+    try:
+        while True:
+            k = norms.index(gram[0], k + 1)  # the next place the phrase could start (list.index runs in C)
+            if k + n > len(norms):
+                return ""
+            if n == 1 or norms[k : k + n] == gram:
+                return text[tokens[k][0] : tokens[k + n - 1][1]]
+    except ValueError:
+        return ""

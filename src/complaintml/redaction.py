@@ -16,6 +16,8 @@ Example::
 from __future__ import annotations
 
 import re
+import re._constants as _C  # noqa: N812
+import re._parser as _parser
 
 import pandas as pd
 
@@ -63,6 +65,55 @@ RULES: list[tuple[str, re.Pattern]] = [
 ]
 
 
+# Skipping rules that cannot match. Each rule is read (with the stdlib's own regex parser) for a kind of
+# character that every match needs, in the text it matches or looks around: a digit (the rules' own \d),
+# "@", or ":" or ".". Where the text holds none, the rule could not match and is skipped: the output is
+# the same, and most comments hold no digit or "@". Worked out from each pattern as it stands, so editing
+# a rule cannot leave a stale skip behind: a rule with no such need always runs.
+_DIGIT = re.compile(r"\d")
+_NEEDS = {  # name -> (does this parsed piece match only such characters?, does the text hold one?)
+    "digit": (lambda op, av: (op is _C.LITERAL and chr(av).isdecimal() and _DIGIT.match(chr(av)) is not None)
+              or (op is _C.IN and bool(av) and all(o is _C.CATEGORY and a is _C.CATEGORY_DIGIT for o, a in av)),
+              lambda text: _DIGIT.search(text) is not None),
+    "@": (lambda op, av: op is _C.LITERAL and av == ord("@"), lambda text: "@" in text),
+    ":.": (lambda op, av: op is _C.LITERAL and chr(av) in ":.", lambda text: ":" in text or "." in text),
+}
+
+
+def _needs(items, member) -> bool:
+    """Whether every match of the parsed pattern ``items`` holds (or looks at) a character ``member`` accepts."""
+    for op, av in items:
+        if op in (_C.LITERAL, _C.IN):
+            if member(op, av):
+                return True
+        elif op is _C.SUBPATTERN:
+            if _needs(av[3], member):
+                return True
+        elif op in (_C.MAX_REPEAT, _C.MIN_REPEAT, _C.POSSESSIVE_REPEAT):
+            if av[0] >= 1 and _needs(av[2], member):
+                return True
+        elif op is _C.BRANCH:
+            if all(_needs(alt, member) for alt in av[1]):
+                return True
+        elif op is _C.ASSERT:  # a positive look-around: the character is in the text, if not in the match
+            if _needs(av[1], member):
+                return True
+        elif op is _C.ATOMIC_GROUP:
+            if _needs(av, member):
+                return True
+    return False
+
+
+def _need_of(pattern: re.Pattern) -> str | None:
+    parsed = _parser.parse(pattern.pattern, pattern.flags)
+    return next((name for name, (member, _) in _NEEDS.items() if _needs(parsed, member)), None)
+
+
+# Replacements only remove text or add tag characters ("[", "]", " ", "_", A-Z): a needed character absent
+# from the input stays absent, so one look per text does.
+_RULE_NEEDS = [_need_of(pattern) for _, pattern in RULES]
+
+
 def _replace(tag: str, match: re.Match) -> str:
     if tag == "NAME":
         return f"{match.group(1)} [NAME]"
@@ -73,7 +124,13 @@ def redact(text: str) -> str:
     """Return ``text`` with personal identifiers replaced by tags like ``[EMAIL]``."""
     if not isinstance(text, str) or not text:
         return text
-    for tag, pattern in RULES:
+    present: dict[str, bool] = {}
+    for (tag, pattern), need in zip(RULES, _RULE_NEEDS):
+        if need is not None:
+            if need not in present:
+                present[need] = _NEEDS[need][1](text)
+            if not present[need]:
+                continue
         text = pattern.sub(lambda m, t=tag: _replace(t, m), text)
     return text
 

@@ -115,8 +115,9 @@ def predict_columns(bundle, texts, thresholds: dict | None = None, context: pd.D
             else:
                 review[idx] |= proba_sub[head.name].max(1) < 0.5
     evidence = np.array(["{}"] * n, dtype=object)
+    encode = json.JSONEncoder(ensure_ascii=False).encode  # what json.dumps(..., ensure_ascii=False) builds per call
     for k, i in enumerate(idx):
-        evidence[i] = json.dumps(evidence_sub[k], ensure_ascii=False)
+        evidence[i] = encode(evidence_sub[k])
     label_index = {(h.name, lab): j for h in tax.heads for j, lab in enumerate(h.label_names)}
     reasons = find_alerts(clean, bundle.compiled_alerts, proba_full, label_index)
     out = pd.DataFrame(cols)

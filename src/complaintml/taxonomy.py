@@ -131,7 +131,9 @@ class Head:
             frame[~valid] = pd.NA
             return frame
         names = np.array(self.label_names, dtype=object)
-        joined = [self.separator.join(names[row.astype(bool)]) for row in y]
+        # Each distinct label combination is joined once (a few dozen per chunk), not once per row.
+        combos, which = np.unique(np.asarray(y).astype(bool), axis=0, return_inverse=True)
+        joined = np.array([self.separator.join(names[row]) for row in combos] or [""], dtype=object)[which.reshape(-1)]
         out = pd.Series(pd.array(joined, dtype="string"))
         out[~valid] = pd.NA
         return pd.DataFrame({self.column: out})
