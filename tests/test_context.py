@@ -69,6 +69,10 @@ def model_dir(tmp_path_factory):
     return tmp / "m"
 
 
+def test_model_card_names_the_context_columns(model_dir):
+    assert "`question`" in (model_dir / "MODEL_CARD.md").read_text(encoding="utf-8")
+
+
 def test_scoring_reads_the_context_and_pyfunc_agrees(model_dir, tmp_path):
     test = _frame(seed=2)
     test.drop(columns="kind").to_csv(tmp_path / "in.csv", index=False)

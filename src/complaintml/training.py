@@ -110,6 +110,8 @@ def model_card(name: str, version: str, tax, result: TrainResult, data_source: s
              "## Data",
              f"- Source: `{data_source}` (digest `{data_digest}`), {result.n_train} training rows, {result.n_test} held-out rows.",
              f"- Taxonomy: `{tax.name}` (digest `{tax.digest()}`); config digest `{config_digest}`.",
+             *([f"- Context columns read beside the text: {', '.join(f'`{c}`' for c in tax.context_columns)} "
+                "(scoring inputs should hold them)."] if tax.context_columns else []),
              f"- Fit time: {result.fit_seconds:.1f} s.", ""]
     for title, metrics in (("Held-out split", result.test_metrics), ("Cross-validation (out-of-fold)", result.cv_metrics)):
         if not metrics:
