@@ -223,8 +223,8 @@ class ComplaintClassifier(BaseEstimator):
         self.n_text_features_ = Xf.shape[1]
         self.context_ = None
         if tax.context_columns:
-            self.context_ = OneHotEncoder(handle_unknown="ignore", dtype=np.float32).fit(_context(X, tax.context_columns))
-            Xf = sparse.hstack([Xf, self.context_.transform(_context(X, tax.context_columns))])
+            self.context_ = OneHotEncoder(handle_unknown="ignore", dtype=np.float32)
+            Xf = sparse.hstack([Xf, self.context_.fit_transform(_context(X, tax.context_columns))])
         Xf = Xf.tocsr()
         Xf.sum_duplicates()  # canonical (sorted) now: workers get read-only copies they could not sort
         self.n_word_features_ = len(self.features_.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
@@ -322,7 +322,7 @@ class ComplaintClassifier(BaseEstimator):
             else:
                 blocks.append(block.transform(texts))
         if getattr(self, "context_", None) is not None:
-            blocks.append(self.context_.transform(_context(X, Taxonomy.from_dict(self.taxonomy_).context_columns)))
+            blocks.append(self.context_.transform(_context(X, self.taxonomy_["context_columns"])))
         return sparse.hstack(blocks).tocsr(), tokens
 
     def proba_from_features(self, Xf) -> dict[str, np.ndarray]:
