@@ -134,3 +134,34 @@ def test_keyword_baseline_follows_its_cues(tax):
     pred = kb.predict(["We waited four hours and the receptionist was rude", "n/a"])
     assert "wait_time" in pred["root_causes"][0] and "staff_attitude" in pred["root_causes"][0]
     assert pred["root_causes"][1] == "" and pred["polarity"][1] == "neutral"
+
+
+def test_nb_ratio_counts_each_feature_once_per_row():
+    from scipy import sparse
+
+    from complaintml.model import nb_log_count_ratio
+    X = sparse.csr_matrix(np.array([[2.0, 0, 1], [1, 0, 0], [0, 3, 1], [0, 1, 0]], dtype=np.float32))
+    y = np.array([1, 1, 0, 0])
+    # positives: feature counts (2, 0, 1) + 1 -> (3, 1, 2); negatives: (0, 2, 1) + 1 -> (1, 3, 2)
+    expected = np.log((np.array([3, 1, 2]) / 6) / (np.array([1, 3, 2]) / 6))
+    np.testing.assert_allclose(nb_log_count_ratio(X, y), expected, rtol=1e-6)
+
+
+def test_nb_weighting_is_folded_into_the_stored_coefficients(data, tax, fitted):
+    # The stored coefficients act on the unscaled features: they must give the decision values of a
+    # regression fitted on the NB-scaled features, and differ from a plain regression's.
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    from complaintml.model import nb_log_count_ratio
+    Xf = fitted.transform_features(data["text"])
+    y = tax.head("root_causes").encode(data)[:, tax.head("root_causes").label_names.index("wait_time")]
+    r = nb_log_count_ratio(Xf, y)
+    ref = LogisticRegression(C=fitted.C, class_weight="balanced", solver="liblinear", dual=True,
+                             random_state=0).fit(Xf @ sparse.diags(r), y)
+    p = fitted.heads_["root_causes"]
+    j = tax.head("root_causes").label_names.index("wait_time")
+    ours = Xf @ p["coef"][j] + p["intercept"][j]
+    np.testing.assert_allclose(ours, ref.decision_function(Xf @ sparse.diags(r)), atol=2e-3)
+    plain = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weighting=False).fit(data["text"], data)
+    assert np.abs(plain.heads_["root_causes"]["coef"][j] - p["coef"][j]).max() > 0.1
