@@ -7,7 +7,8 @@ Inside it:
 * features: word 1-2 gram TF-IDF over spaCy-normalised tokens (lemmas, negation marks)
   plus character 2-5 gram TF-IDF over the raw text (robust to typos and spelling variants);
 * a multinomial logistic regression per multiclass head;
-* a class-weighted logistic regression per label of a multilabel head, whose scores are
+* a class-weighted logistic regression per label of a multilabel head, on features scaled
+  by that label's naive Bayes log-count ratios (``nb_weighting``), whose scores are
   calibrated by Platt scaling on out-of-fold predictions, with a per-label decision
   threshold chosen on those same out-of-fold probabilities (``threshold_policy``).
 
