@@ -116,7 +116,9 @@ class ComplaintClassifier(BaseEstimator):
     lemmatize, negation : bool
         spaCy preprocessing switches (see :class:`~complaintml.text.TextNormalizer`).
     C : float
-        Inverse regularisation strength of every logistic regression.
+        Inverse regularisation strength of the multilabel heads' logistic regressions.
+    multiclass_C : float
+        The same for the multinomial regression of each multiclass head (polarity).
     nb_weighting : bool
         Scale each multilabel label's features by their naive Bayes log-count ratio before its
         logistic regression (NB-LR, after Wang and Manning 2012). The scaling is folded into the
@@ -153,6 +155,7 @@ class ComplaintClassifier(BaseEstimator):
         lemmatize: bool = True,
         negation: bool = True,
         C: float = 4.0,
+        multiclass_C: float = 16.0,
         nb_weighting: bool = True,
         class_weight: str | None = "balanced",
         threshold_policy: str = "f1",
@@ -175,6 +178,7 @@ class ComplaintClassifier(BaseEstimator):
         self.lemmatize = lemmatize
         self.negation = negation
         self.C = C
+        self.multiclass_C = multiclass_C
         self.nb_weighting = nb_weighting
         self.class_weight = class_weight
         self.threshold_policy = threshold_policy
@@ -213,7 +217,7 @@ class ComplaintClassifier(BaseEstimator):
 
     def _lr(self, multiclass: bool = False) -> LogisticRegression:
         if multiclass:
-            return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
+            return LogisticRegression(C=self.multiclass_C, class_weight=self.class_weight, max_iter=3000)
         # Dual coordinate descent: the same optimum as the primal solver, ~3x faster when features
         # outnumber comments (always, here); its shuffling is seeded so fits repeat exactly.
         return LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", dual=True,
