@@ -128,11 +128,16 @@ def test_caseless_pattern_matches_like_ignorecase_generated(text):
         _same_spans(source, text)
 
 
+def _reference_pattern(cues: list[str]) -> re.Pattern:
+    """A label's cues as one plain IGNORECASE pattern: what the lexicon's fast paths must agree with."""
+    return re.compile(r"\b(?:" + "|".join(f"(?:{c})" for c in cues) + r")\b", re.I | re.M)
+
+
 def _reference_lexicon(lex, texts):
     rows, cols = [], []
     for j, key in enumerate(lex.keys_):
         head, label = key
-        pattern = re.compile(r"\b(?:" + "|".join(f"(?:{c})" for c in lex.lexicon[head][label]) + r")\b", re.I | re.M)
+        pattern = _reference_pattern(lex.lexicon[head][label])
         for i, text in enumerate(texts):
             if pattern.search(text):
                 rows.append(i)
@@ -160,7 +165,7 @@ def _check_lexicon(extra):
     assert np.array_equal(fast.data, ref.data)
     for text in all_texts:
         for head, label in lex.keys_:
-            pattern = re.compile(r"\b(?:" + "|".join(f"(?:{c})" for c in lexicon[head][label]) + r")\b", re.I | re.M)
+            pattern = _reference_pattern(lexicon[head][label])
             expected = list(dict.fromkeys(m.group(0).strip() for m in pattern.finditer(text) if m.group(0).strip()))[:2]
             assert lex.matches(text, head, label) == expected
 

@@ -3,12 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from complaintml.evaluation import bootstrap_ci, multilabel_f1_ci
-from complaintml.model import ComplaintClassifier, best_f1_threshold
+from complaintml.model import ComplaintClassifier, best_f1_threshold, nb_log_count_ratio
 from complaintml.taxonomy import Taxonomy, load_taxonomy
 
 from conftest import DEFAULT_TAXONOMY, SAMPLE
@@ -137,9 +139,6 @@ def test_keyword_baseline_follows_its_cues(tax):
 
 
 def test_nb_ratio_counts_each_feature_once_per_row():
-    from scipy import sparse
-
-    from complaintml.model import nb_log_count_ratio
     X = sparse.csr_matrix(np.array([[2.0, 0, 1], [1, 0, 0], [0, 3, 1], [0, 1, 0]], dtype=np.float32))
     y = np.array([1, 1, 0, 0])
     # positives: feature counts (2, 0, 1) + 1 -> (3, 1, 2); negatives: (0, 2, 1) + 1 -> (1, 3, 2)
