@@ -52,7 +52,7 @@ def test_mix_of_sources_and_polarity(df):
 
 
 def test_split_is_about_80_20_and_covers_every_label(df):
-    # The first two rounds were split 80/20; the third and fourth (ids from c02950) are all train, so the
+    # The first two rounds were split 80/20; the later ones (ids from c02950) are all train, so the
     # frozen test split stays the rows every earlier figure used (DATASHEET.md).
     stratified = df[df["id"] < "c02950"]
     assert 0.17 <= (stratified["split"] == "test").mean() <= 0.23
