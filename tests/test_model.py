@@ -146,13 +146,9 @@ def test_nb_ratio_counts_each_feature_once_per_row():
     np.testing.assert_allclose(nb_log_count_ratio(X, y), expected, rtol=1e-6)
 
 
-def test_nb_weighting_is_folded_into_the_stored_coefficients(data, tax, fitted):
+def test_nb_weight_is_folded_into_the_stored_coefficients(data, tax, fitted):
     # The stored coefficients act on the unscaled features: they must give the decision values of a
     # regression fitted on the NB-scaled features, and differ from a plain regression's.
-    from scipy import sparse
-    from sklearn.linear_model import LogisticRegression
-
-    from complaintml.model import nb_log_count_ratio
     Xf = fitted.transform_features(data["text"])
     y = tax.head("root_causes").encode(data)[:, tax.head("root_causes").label_names.index("wait_time")]
     r = nb_log_count_ratio(Xf, y)
@@ -162,5 +158,15 @@ def test_nb_weighting_is_folded_into_the_stored_coefficients(data, tax, fitted):
     j = tax.head("root_causes").label_names.index("wait_time")
     ours = Xf @ p["coef"][j] + p["intercept"][j]
     np.testing.assert_allclose(ours, ref.decision_function(Xf @ sparse.diags(r)), atol=2e-3)
-    plain = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weighting=False).fit(data["text"], data)
+    plain = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weight=0.0).fit(data["text"], data)
     assert np.abs(plain.heads_["root_causes"]["coef"][j] - p["coef"][j]).max() > 0.1
+    # In between, each label's coefficients are the weighted mean of the two fits'.
+    mixed = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weight=0.25).fit(data["text"], data)
+    for key in ("coef", "intercept"):
+        np.testing.assert_allclose(mixed.heads_["root_causes"][key],
+                                   0.25 * p[key] + 0.75 * plain.heads_["root_causes"][key], atol=1e-5)
+
+
+def test_nb_weight_outside_zero_to_one_is_refused(data, tax):
+    with pytest.raises(ValueError, match="nb_weight"):
+        ComplaintClassifier(taxonomy=tax.to_dict(), nb_weight=1.5).fit(data["text"], data)

@@ -7,8 +7,9 @@ Inside it:
 * features: word 1-2 gram TF-IDF over spaCy-normalised tokens (lemmas, negation marks)
   plus character 2-5 gram TF-IDF over the raw text (robust to typos and spelling variants);
 * a multinomial logistic regression per multiclass head;
-* a class-weighted logistic regression per label of a multilabel head, on features scaled
-  by that label's naive Bayes log-count ratios (``nb_weighting``), whose scores are
+* a class-weighted logistic regression per label of a multilabel head, its coefficients a
+  weighted mean of a fit on features scaled by that label's naive Bayes log-count ratios and a
+  plain fit (``nb_weight``), whose scores are
   calibrated by Platt scaling on out-of-fold predictions, with a per-label decision
   threshold chosen on those same out-of-fold probabilities (``threshold_policy``).
 
@@ -119,10 +120,12 @@ class ComplaintClassifier(BaseEstimator):
         Inverse regularisation strength of the multilabel heads' logistic regressions.
     multiclass_C : float
         The same for the multinomial regression of each multiclass head (polarity).
-    nb_weighting : bool
-        Scale each multilabel label's features by their naive Bayes log-count ratio before its
-        logistic regression (NB-LR, after Wang and Manning 2012). The scaling is folded into the
-        stored coefficients, so prediction costs the same.
+    nb_weight : float
+        Share, from 0 to 1, of NB-LR in each multilabel label's coefficients: a logistic regression on
+        features scaled by their naive Bayes log-count ratio (after Wang and Manning 2012), the
+        scaling folded into its coefficients; the rest comes from a plain regression on the same
+        features. 1 fits NB-LR alone, 0 the plain regression alone. Either way the model stays one
+        linear function per label, so prediction costs the same.
     class_weight : "balanced" or None
         Re-weight rare labels during training.
     threshold_policy : "f1" or "fixed"
@@ -156,7 +159,7 @@ class ComplaintClassifier(BaseEstimator):
         negation: bool = True,
         C: float = 4.0,
         multiclass_C: float = 16.0,
-        nb_weighting: bool = True,
+        nb_weight: float = 1.0,
         class_weight: str | None = "balanced",
         threshold_policy: str = "f1",
         threshold_beta: float = 1.0,
@@ -179,7 +182,7 @@ class ComplaintClassifier(BaseEstimator):
         self.negation = negation
         self.C = C
         self.multiclass_C = multiclass_C
-        self.nb_weighting = nb_weighting
+        self.nb_weight = nb_weight
         self.class_weight = class_weight
         self.threshold_policy = threshold_policy
         self.threshold_beta = threshold_beta
@@ -237,6 +240,8 @@ class ComplaintClassifier(BaseEstimator):
             raise ValueError("ComplaintClassifier needs a taxonomy")
         if self.threshold_policy not in ("f1", "fixed"):
             raise ValueError(f"threshold_policy must be 'f1' or 'fixed', got {self.threshold_policy!r}")
+        if not 0 <= self.nb_weight <= 1:
+            raise ValueError(f"nb_weight must be between 0 and 1, got {self.nb_weight}")
         tax = Taxonomy.from_dict(self.taxonomy)
         texts = as_texts(X, self.text_column)
         y = pd.DataFrame(y).reset_index(drop=True)
@@ -331,14 +336,17 @@ class ComplaintClassifier(BaseEstimator):
 
     def _fit_binary(self, X, y) -> tuple[np.ndarray, float]:
         """Coefficients over the unscaled features (the NB ratios folded in) and the intercept."""
-        if not self.nb_weighting:
+        coef, b0 = np.zeros(X.shape[1]), 0.0
+        if self.nb_weight < 1:
             clf = self._lr().fit(X, y)
-            return clf.coef_[0], clf.intercept_[0]
-        r = nb_log_count_ratio(X, y)
-        scaled = X.copy()  # a writable copy: X may be a worker's read-only memory map
-        scaled.data *= r[scaled.indices]
-        clf = self._lr().fit(scaled, y)
-        return clf.coef_[0] * r, clf.intercept_[0]
+            coef, b0 = (1 - self.nb_weight) * clf.coef_[0], (1 - self.nb_weight) * clf.intercept_[0]
+        if self.nb_weight > 0:
+            r = nb_log_count_ratio(X, y)
+            scaled = X.copy()  # a writable copy: X may be a worker's read-only memory map
+            scaled.data *= r[scaled.indices]
+            clf = self._lr().fit(scaled, y)
+            coef, b0 = coef + self.nb_weight * clf.coef_[0] * r, b0 + self.nb_weight * clf.intercept_[0]
+        return coef, b0
 
     # -- predict ----------------------------------------------------------------------
     def transform_features(self, X) -> sparse.csr_matrix:
