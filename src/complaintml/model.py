@@ -335,7 +335,11 @@ class ComplaintClassifier(BaseEstimator):
         return coef, b0, (a, b), _sigmoid(a * scores + b)
 
     def _fit_binary(self, X, y) -> tuple[np.ndarray, float]:
-        """Coefficients over the unscaled features (the NB ratios folded in) and the intercept."""
+        """Coefficients over the unscaled features (the NB ratios folded in) and the intercept.
+
+        NB-LR leans on the features that split the label in the training rows; the plain fit keeps
+        some weight on the rest, which real comments phrase differently (the blend measured better
+        on the NHS themes than either alone, benchmarks/RESULTS.md)."""
         coef, b0 = np.zeros(X.shape[1]), 0.0
         if self.nb_weight < 1:
             clf = self._lr().fit(X, y)
