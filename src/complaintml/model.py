@@ -158,7 +158,7 @@ class ComplaintClassifier(BaseEstimator):
         lemmatize: bool = True,
         negation: bool = True,
         C: float = 4.0,
-        multiclass_C: float = 16.0,
+        multiclass_C: float = 64.0,
         nb_weight: float = 1.0,
         class_weight: str | None = "balanced",
         threshold_policy: str = "f1",
