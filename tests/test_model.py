@@ -147,24 +147,25 @@ def test_nb_ratio_counts_each_feature_once_per_row():
 
 
 def test_nb_weight_is_folded_into_the_stored_coefficients(data, tax, fitted):
-    # The stored coefficients act on the unscaled features: they must give the decision values of a
-    # regression fitted on the NB-scaled features, and differ from a plain regression's.
-    Xf = fitted.transform_features(data["text"])
+    # With nb_weight 1 the stored coefficients act on the unscaled features: they must give the decision
+    # values of a regression fitted on the NB-scaled features, and differ from a plain regression's.
+    nb = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weight=1.0).fit(data["text"], data)
+    Xf = nb.transform_features(data["text"])
     y = tax.head("root_causes").encode(data)[:, tax.head("root_causes").label_names.index("wait_time")]
     r = nb_log_count_ratio(Xf, y)
-    ref = LogisticRegression(C=fitted.C, class_weight="balanced", solver="liblinear", dual=True,
+    ref = LogisticRegression(C=nb.C, class_weight="balanced", solver="liblinear", dual=True,
                              random_state=0).fit(Xf @ sparse.diags(r), y)
-    p = fitted.heads_["root_causes"]
+    p = nb.heads_["root_causes"]
     j = tax.head("root_causes").label_names.index("wait_time")
     ours = Xf @ p["coef"][j] + p["intercept"][j]
     np.testing.assert_allclose(ours, ref.decision_function(Xf @ sparse.diags(r)), atol=2e-3)
     plain = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weight=0.0).fit(data["text"], data)
     assert np.abs(plain.heads_["root_causes"]["coef"][j] - p["coef"][j]).max() > 0.1
-    # In between, each label's coefficients are the weighted mean of the two fits'.
-    mixed = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weight=0.25).fit(data["text"], data)
+    # In between (the default, 0.75), each label's coefficients are the weighted mean of the two fits'.
+    assert fitted.nb_weight == 0.75
     for key in ("coef", "intercept"):
-        np.testing.assert_allclose(mixed.heads_["root_causes"][key],
-                                   0.25 * p[key] + 0.75 * plain.heads_["root_causes"][key], atol=1e-5)
+        np.testing.assert_allclose(fitted.heads_["root_causes"][key],
+                                   0.75 * p[key] + 0.25 * plain.heads_["root_causes"][key], atol=1e-5)
 
 
 def test_nb_weight_outside_zero_to_one_is_refused(data, tax):

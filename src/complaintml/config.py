@@ -25,7 +25,7 @@ __all__ = ["TrainConfig", "load_config", "DEFAULTS", "load_alert_rules"]
 DEFAULTS: dict[str, dict] = {
     "model": {"word_ngram_range": [1, 2], "char_ngram_range": [2, 5], "min_df": 2, "max_char_features": 60000,
               "use_char": True, "lemmatize": True, "negation": True, "C": 4.0, "multiclass_C": 64.0,
-              "nb_weight": 1.0, "class_weight": "balanced", "cv_folds": 5, "min_positive": 5, "random_state": 0,
+              "nb_weight": 0.75, "class_weight": "balanced", "cv_folds": 5, "min_positive": 5, "random_state": 0,
               "n_jobs": -1, "lexicon": "", "lexicon_weight": 1.0},
     "thresholds": {"policy": "f1", "beta": 1.0, "fixed": 0.5},
     "scoring": {"review_margin": 0.1, "max_chars": 10000, "alerts": ""},

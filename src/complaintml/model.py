@@ -159,7 +159,7 @@ class ComplaintClassifier(BaseEstimator):
         negation: bool = True,
         C: float = 4.0,
         multiclass_C: float = 64.0,
-        nb_weight: float = 1.0,
+        nb_weight: float = 0.75,
         class_weight: str | None = "balanced",
         threshold_policy: str = "f1",
         threshold_beta: float = 1.0,
