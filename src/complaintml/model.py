@@ -339,7 +339,7 @@ class ComplaintClassifier(BaseEstimator):
 
         NB-LR leans on the features that split the label in the training rows; the plain fit keeps
         some weight on the rest, which real comments phrase differently (the blend measured better
-        on the NHS themes than either alone, benchmarks/RESULTS.md)."""
+        on the NHS themes than either alone, benchmarks/RESULTS_HISTORY.md)."""
         coef, b0 = np.zeros(X.shape[1]), 0.0
         if self.nb_weight < 1:
             clf = self._lr().fit(X, y)
