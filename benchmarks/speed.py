@@ -217,7 +217,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--chunk-size", type=int, default=10000)
-    ap.add_argument("--long-docs", type=int, default=5000, help="pseudo-reviews for the words/s measure")
+    ap.add_argument("--long-docs", type=int, default=5000, help="pseudo-reviews for the words/s measure (0: none)")
     ap.add_argument("--model", help="model folder or URI [default: models/complaintml-default, trained if missing]")
     ap.add_argument("--workdir", type=Path, help="where inputs and outputs go [default: a temporary folder]")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "speed_results.json")
@@ -251,18 +251,19 @@ def main(argv=None) -> int:
             print(json.dumps(run), flush=True)
         (work / f"out_{n}_1.parquet").unlink(missing_ok=True)
 
-    docs = long_texts(texts, args.long_docs)
-    words = sum(len(d.split()) for d in docs)
-    src = write_input(docs, work / "in_long.parquet")
-    tok, tok_cpu = (rate * words / len(docs) for rate in tokenizer_rate(docs))
-    for jobs in args.jobs:
-        run = score_run(model, src, work / f"out_long_{jobs}.parquet", jobs, 1000)
-        run.update(kind="long", words=words, words_per_s=round(words / run["seconds"]),
-                   words_per_cpu_s=round(words / run["cpu_seconds"]), tokenizer_words_per_s=round(tok),
-                   tokenizer_words_per_cpu_s=round(tok_cpu), ratio_to_tokenizer=round(words / run["seconds"] / tok, 3),
-                   cpu_ratio_to_tokenizer=round(words / run["cpu_seconds"] / tok_cpu, 3))
-        results["runs"].append(run)
-        print(json.dumps(run), flush=True)
+    if args.long_docs:  # 0 skips the long-text runs
+        docs = long_texts(texts, args.long_docs)
+        words = sum(len(d.split()) for d in docs)
+        src = write_input(docs, work / "in_long.parquet")
+        tok, tok_cpu = (rate * words / len(docs) for rate in tokenizer_rate(docs))
+        for jobs in args.jobs:
+            run = score_run(model, src, work / f"out_long_{jobs}.parquet", jobs, 1000)
+            run.update(kind="long", words=words, words_per_s=round(words / run["seconds"]),
+                       words_per_cpu_s=round(words / run["cpu_seconds"]), tokenizer_words_per_s=round(tok),
+                       tokenizer_words_per_cpu_s=round(tok_cpu), ratio_to_tokenizer=round(words / run["seconds"] / tok, 3),
+                       cpu_ratio_to_tokenizer=round(words / run["cpu_seconds"] / tok_cpu, 3))
+            results["runs"].append(run)
+            print(json.dumps(run), flush=True)
     results["load_average_at_end"] = os.getloadavg()
     args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(markdown(results))

@@ -38,3 +38,17 @@ def test_as_texts_selects_the_text_column_not_column_names():
     assert as_texts(df) == ["a", ""]
     with pytest.raises(ValueError):
         as_texts(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+
+
+def test_analyze_all_matches_analyze_and_restores_the_collector(norm):
+    import gc
+
+    texts = ["Nobody told us, and we waited 3 hours!", "", "Not rude at all"]
+    assert norm.analyze_all(texts) == [norm.analyze(t) for t in texts]
+    assert gc.isenabled()  # paused only while tokenizing
+    gc.disable()
+    try:
+        norm.analyze_all(texts)
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()

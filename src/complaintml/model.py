@@ -365,7 +365,7 @@ class ComplaintClassifier(BaseEstimator):
         blocks = []
         for name, block in self.features_.transformer_list:
             if name == "word":
-                tokens = [block.named_steps["normalize"].analyze(t) for t in texts]
+                tokens = block.named_steps["normalize"].analyze_all(texts)
                 blocks.append(_word_tfidf(block.named_steps["tfidf"], [" ".join(t for _, _, t in toks) for toks in tokens]))
             elif name == "char":
                 blocks.append(_char_wb_tfidf(block, texts))
