@@ -7,6 +7,7 @@ case, non-ASCII letters that fold to ASCII ones ("İ", "ı", "ſ", the Kelvin si
 emoji, control characters, identifiers of every kind, and generated text.
 """
 
+import functools
 import re
 from pathlib import Path
 
@@ -286,3 +287,72 @@ def test_delimited_decode_equals_row_by_row_join(n):
     expected = pd.Series(pd.array([head.separator.join(names[row.astype(bool)]) for row in y], dtype="string"))
     expected[~valid] = pd.NA
     pd.testing.assert_frame_equal(head.decode(y, valid), pd.DataFrame({head.column: expected}))
+
+
+def _analyze_whole_text(norm, text):
+    """The reference for TextNormalizer.analyze: spaCy tokenizes the whole text at once, then the same
+    negation scope rules."""
+    from complaintml.text import MAX_SCOPE, NEGATORS, SCOPE_BREAKERS
+
+    out, scope = [], 0
+    for tok in norm.nlp_.tokenizer(text):
+        length, token, is_space, is_punct = norm._lexeme(tok.orth)
+        if is_space:
+            continue
+        if is_punct and token not in ("!", "?"):
+            scope = 0 if token in SCOPE_BREAKERS else scope
+            continue
+        if norm.negation:
+            if token in SCOPE_BREAKERS:
+                scope = 0
+            elif scope:
+                token, scope = "neg_" + token, scope - 1
+            if token in NEGATORS:
+                scope = MAX_SCOPE
+        out.append((tok.idx, tok.idx + length, token))
+    return out
+
+
+WHITESPACE_TEXTS = TEXTS + [
+    "  lead\tspace\n\nx\u00a0y\u2003z (don't) can't!!", "no\u00a0rude", "not\u3000kind", "wasn't\u2028helpful at all",
+    "U.S.A. e-mail a@b.com http://x.org 3pm £20", "(don't)", "\"can't\"", "Dr. Smith's", "a.m. p.m. etc.", "\t\n\r ",
+    "NOT rude , but not kind either.", "can't\u00a0won't\r\nno-one", "ok:)", "... ?!", "O'Neill's ward (ward 3B)",
+]
+
+
+@pytest.mark.parametrize("negation", [True, False])
+def test_chunk_cached_analyze_equals_whole_text_tokenizing(negation):
+    """Tokenizing each whitespace-free chunk on its own, and caching it, gives spaCy's tokens of the whole text."""
+    from complaintml.text import TextNormalizer
+
+    norm = TextNormalizer(negation=negation).fit([])
+    for _ in range(2):  # the second pass reads every chunk from the cache
+        for text in WHITESPACE_TEXTS:
+            assert norm.analyze(text) == _analyze_whole_text(norm, text), repr(text)
+
+
+@functools.cache
+def _norm():
+    from complaintml.text import TextNormalizer
+
+    return TextNormalizer().fit([])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(list("ab.,'-!?()\"/:0 \t\n\u00a0\u2003\u3000") + ["not ", "n't", "don't", "e.g.", "Dr."]),
+                max_size=40).map("".join))
+def test_chunk_cached_analyze_equals_whole_text_tokenizing_generated(text):
+    assert _norm().analyze(text) == _analyze_whole_text(_norm(), text)
+
+
+def test_chunk_cached_analyze_equals_whole_text_tokenizing_on_real_comments():
+    from conftest import SHARED_BENCH
+
+    path = SHARED_BENCH / "nhs_fft_2020" / "comments.csv"
+    if not path.exists():
+        pytest.skip("the shared NHS comments are not beside the project")
+    import pandas as pd
+
+    texts = pd.read_csv(path, dtype=str, keep_default_na=False)["text"].tolist()[:4000]
+    for text in texts:
+        assert _norm().analyze(text) == _analyze_whole_text(_norm(), text)

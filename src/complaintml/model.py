@@ -46,7 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .lexicon import LexiconFeatures
 from .taxonomy import Taxonomy
-from .text import TextNormalizer, as_texts
+from .text import TextNormalizer, as_texts, gc_paused
 
 from spacy.lang.en.stop_words import STOP_WORDS  # noqa: E402,I001 (after .text, which imports spaCy without torch)
 
@@ -361,19 +361,20 @@ class ComplaintClassifier(BaseEstimator):
         :meth:`evidence` reuses instead of tokenizing again."""
         check_is_fitted(self, "features_")
         texts = as_texts(X, self.text_column)
-        tokens: list = []
-        blocks = []
-        for name, block in self.features_.transformer_list:
-            if name == "word":
-                tokens = block.named_steps["normalize"].analyze_all(texts)
-                blocks.append(_word_tfidf(block.named_steps["tfidf"], [" ".join(t for _, _, t in toks) for toks in tokens]))
-            elif name == "char":
-                blocks.append(_char_wb_tfidf(block, texts))
-            else:
-                blocks.append(block.transform(texts))
-        if getattr(self, "context_", None) is not None:
-            blocks.append(self.context_.transform(_context(X, self.taxonomy_["context_columns"])))
-        return sparse.hstack(blocks).tocsr(), tokens
+        with gc_paused():
+            tokens: list = []
+            blocks = []
+            for name, block in self.features_.transformer_list:
+                if name == "word":
+                    tokens = block.named_steps["normalize"].analyze_all(texts)
+                    blocks.append(_word_tfidf(block.named_steps["tfidf"], [" ".join(t for _, _, t in toks) for toks in tokens]))
+                elif name == "char":
+                    blocks.append(_char_wb_tfidf(block, texts))
+                else:
+                    blocks.append(block.transform(texts))
+            if getattr(self, "context_", None) is not None:
+                blocks.append(self.context_.transform(_context(X, self.taxonomy_["context_columns"])))
+            return sparse.hstack(blocks, format="csr"), tokens
 
     def proba_from_features(self, Xf) -> dict[str, np.ndarray]:
         """Probabilities per head: n x labels (taxonomy order); NaN for untrained labels."""

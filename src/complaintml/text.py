@@ -8,9 +8,10 @@ prefixed with ``neg_`` ("not rude at all" -> ``not neg_rude neg_at neg_all``), s
 There is no trained English pipeline offline, so this uses ``spacy.blank("en")`` (the
 rule-based tokenizer) and the lookup lemmatizer's table from ``spacy-lookups-data``. The
 table is stored inside the fitted transformer (about 0.8 MB), so scoring does not need
-``spacy-lookups-data`` installed. Only the tokenizer runs per document; lemmas come from a
-per-process cache keyed by token text, which gives the same lemmas as the pipeline's
-lemmatizer at a fraction of the cost (spaCy's ``n_process`` is far slower here).
+``spacy-lookups-data`` installed. The tokenizer runs once per distinct whitespace-free chunk
+("don't", "(3pm)"), not per document: a per-process cache maps each chunk to its tokens,
+lemmas and flags, which gives the same output as the pipeline's tokenizer and lemmatizer at a
+fraction of the cost (spaCy's ``n_process`` is far slower here).
 
 Example::
 
@@ -21,7 +22,9 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import re
 import sys
 
 import pandas as pd
@@ -37,9 +40,9 @@ if "torch" not in sys.modules and "thinc" not in sys.modules:
     finally:
         del sys.modules["torch"]
 import spacy  # noqa: E402
-from spacy.attrs import IDX, ORTH  # noqa: E402
+from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LANG, LIKE_EMAIL, LIKE_NUM, LIKE_URL, ORTH  # noqa: E402
 
-__all__ = ["TextNormalizer", "as_texts", "build_nlp"]
+__all__ = ["TextNormalizer", "as_texts", "build_nlp", "gc_paused"]
 
 NEGATORS = frozenset(
     "not no never n't nothing nobody none neither nor without cannot cant dont didnt doesnt "
@@ -48,21 +51,48 @@ NEGATORS = frozenset(
 # A negation's scope ends at clause punctuation or a contrast word, or after a few tokens.
 SCOPE_BREAKERS = frozenset(". , ; : ! ? but however although though yet".split())
 MAX_SCOPE = 3
+_CHUNKS = re.compile(r"\S+")  # the whitespace-free chunks spaCy's tokenizer splits a text into
+_LEXEME_ATTRS = frozenset({IS_PUNCT, IS_SPACE, LIKE_EMAIL, LIKE_NUM, LIKE_URL, LANG})  # LANG: vocab.lang
+_CHUNK_CACHE_SIZE = 500_000  # distinct chunks remembered per process before the cache starts again
+
+
+def _blank() -> spacy.Language:
+    """``spacy.blank("en")`` whose vocabulary computes, for each new word, only what :meth:`TextNormalizer._lexeme`
+    reads: the other lexeme attributes (shape, prefix, suffix, ...) took a quarter of the tokenizer's
+    time on words it had not seen before, and scoring meets new words in every chunk."""
+    nlp = spacy.blank("en")
+    nlp.vocab.lex_attr_getters = {k: f for k, f in nlp.vocab.lex_attr_getters.items() if k in _LEXEME_ATTRS}
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    return nlp
 
 
 def build_nlp() -> spacy.Language:
     """A blank English pipeline with the lookup lemmatizer (needs spacy-lookups-data once)."""
-    nlp = spacy.blank("en")
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp = _blank()
     nlp.initialize()
     return nlp
 
 
 def _nlp_from_bytes(data: bytes) -> spacy.Language:
-    nlp = spacy.blank("en")
-    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    nlp.from_bytes(data, exclude=["strings"])
-    return nlp
+    return _blank().from_bytes(data, exclude=["strings"])
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector for the block.
+
+    Featurizing makes many short-lived objects (token lists, spaCy Docs for new words, n-gram arrays),
+    which set off collections that walk every object the process holds: after a fit, the same
+    few hundred comments took 2-5x as long with the collector on (benchmarks/SPEED.md). Nothing built
+    while featurizing forms a reference cycle, so nothing is left for the collector to find.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def as_texts(X, text_column: str = "text") -> list[str]:
@@ -139,8 +169,7 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
                 key = self._table.get(lower, lower)
             else:
                 key = lower
-        info = self._cache[orth] = (len(text), key, lex.is_space, lex.is_punct)
-        return info
+        return len(text), key, lex.is_space, lex.is_punct
 
     @property
     def _table(self):
@@ -150,46 +179,51 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
             self._lemma_table = table
         return table
 
+    def _chunk(self, chunk: str) -> tuple:
+        """The tokens of one whitespace-free chunk as (offset in chunk, length, feature token, is_punct)."""
+        out = []
+        for orth, start in self.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist():
+            length, norm, is_space, is_punct = self._lexeme(orth)
+            if not is_space:
+                out.append((start, length, norm, is_punct))
+        if len(self._cache) > _CHUNK_CACHE_SIZE:
+            self._cache.clear()
+        out = self._cache[chunk] = tuple(out)
+        return out
+
     def analyze(self, text: str) -> list[tuple[int, int, str]]:
-        """Tokens of one text as (start_char, end_char, feature_token); spaces dropped."""
+        """Tokens of one text as (start_char, end_char, feature_token); spaces dropped.
+
+        spaCy's tokenizer splits a text at whitespace and then tokenizes each whitespace-free chunk on
+        its own (its special cases that hold whitespace are whitespace alone, and spaces are dropped
+        here), so a chunk's tokens depend on the chunk only: each distinct chunk is tokenized once per
+        process and looked up after that, which skips building a spaCy Doc per text.
+        """
         out = []
         scope = 0
         cache = self._cache
-        # Token ids and offsets as one array, the rest from the per-text cache: creating a spaCy Token
-        # object per word cost more than the tokenizer itself.
-        for orth, start in self.nlp_.tokenizer(text).to_array([ORTH, IDX]).tolist():
-            length, norm, is_space, is_punct = cache.get(orth) or self._lexeme(orth)
-            if is_space:
-                continue
-            if is_punct and norm not in ("!", "?"):
-                scope = 0 if norm in SCOPE_BREAKERS else scope
-                continue
-            if self.negation:
-                if norm in SCOPE_BREAKERS:
-                    scope = 0
-                elif scope:
-                    norm = "neg_" + norm
-                    scope -= 1
-                if norm in NEGATORS:
-                    scope = MAX_SCOPE
-            out.append((start, start + length, norm))
+        for match in _CHUNKS.finditer(text):
+            chunk = match.group()
+            base = match.start()
+            for start, length, norm, is_punct in cache.get(chunk) or self._chunk(chunk):
+                if is_punct and norm not in ("!", "?"):
+                    scope = 0 if norm in SCOPE_BREAKERS else scope
+                    continue
+                if self.negation:
+                    if norm in SCOPE_BREAKERS:
+                        scope = 0
+                    elif scope:
+                        norm = "neg_" + norm
+                        scope -= 1
+                    if norm in NEGATORS:
+                        scope = MAX_SCOPE
+                out.append((base + start, base + start + length, norm))
         return out
 
     def analyze_all(self, texts: list[str]) -> list[list[tuple[int, int, str]]]:
-        """:meth:`analyze` for each text, with Python's cyclic garbage collector paused.
-
-        Each text makes a spaCy Doc, and so many new objects set off collections that walk every
-        object the process holds: after a fit, tokenizing a few hundred comments took 5x as long with
-        the collector on (benchmarks/SPEED.md). The Docs are freed as soon as they are read; nothing
-        here builds reference cycles for the collector to find.
-        """
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        """:meth:`analyze` for each text, with Python's cyclic garbage collector paused (:func:`gc_paused`)."""
+        with gc_paused():
             return [self.analyze(text) for text in texts]
-        finally:
-            if paused:
-                gc.enable()
 
     def transform(self, X) -> list[str]:
         return [" ".join(t for _, _, t in toks) for toks in self.analyze_all(as_texts(X, self.text_column))]
