@@ -53,7 +53,7 @@ SCOPE_BREAKERS = frozenset(". , ; : ! ? but however although though yet".split()
 MAX_SCOPE = 3
 _CHUNKS = re.compile(r"\S+")  # the whitespace-free chunks spaCy's tokenizer splits a text into
 _LEXEME_ATTRS = frozenset({IS_PUNCT, IS_SPACE, LIKE_EMAIL, LIKE_NUM, LIKE_URL, LANG})  # LANG: vocab.lang
-_CHUNK_CACHE_SIZE = 500_000  # distinct chunks remembered per process before the cache starts again
+_CHUNK_CACHE_SIZE = 100_000  # distinct chunks kept per process (about 0.6 KB each) before the cache starts again
 
 
 def _blank() -> spacy.Language:
