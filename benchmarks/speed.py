@@ -183,9 +183,9 @@ def steps(model: str, texts, rows: int = 30000, chunk: int = 10000) -> dict:
         timed("whole chunk (_score_chunk)", _score_chunk, bundle, c, opts)
         sub = c["text"].tolist()
         toks = timed("spaCy tokenizer + normalisation", lambda: [blocks["word"].named_steps["normalize"].analyze(t) for t in sub])
-        docs = [" ".join(t for _, _, t in tk) for tk in toks]
+        docs = [[t for _, _, t in tk] for tk in toks]
         tfidf = blocks["word"].named_steps["tfidf"]
-        timed("word n-gram TF-IDF", (lambda: word(tfidf, docs)) if word else (lambda: tfidf.transform(docs)))
+        timed("word n-gram TF-IDF", (lambda: word(tfidf, docs)) if word else (lambda: tfidf.transform([" ".join(d) for d in docs])))
         if "char" in blocks:
             timed("character n-gram TF-IDF", M._char_wb_tfidf, blocks["char"], sub)
         if "lexicon" in blocks:

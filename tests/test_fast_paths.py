@@ -266,10 +266,21 @@ def test_word_tfidf_equals_sklearn_transform(ngram_range):
     vec = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, ngram_range=ngram_range, min_df=2, sublinear_tf=True,
                           dtype=np.float32).fit(train)
     docs = train + ["", "  ", "the  nurse\u00a0be\u2028kind", "wait wait wait num", "unknown words only", "Wait"]
-    fast, ref = _word_tfidf(vec, docs), vec.transform(docs)
+    fast, ref = _word_tfidf(vec, [d.split() for d in docs]), vec.transform(docs)
     assert fast.dtype == ref.dtype and fast.shape == ref.shape
     assert np.array_equal(fast.indptr, ref.indptr) and np.array_equal(fast.indices, ref.indices)
     assert np.array_equal(fast.data, ref.data)
+
+
+def test_word_tfidf_other_settings_go_through_sklearn():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from complaintml.model import _word_tfidf
+
+    docs = ["The nurse was kind", "the NURSE was not kind", "wait"] * 2
+    vec = TfidfVectorizer(token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True).fit(docs)  # lowercases
+    fast, ref = _word_tfidf(vec, [d.split() for d in docs]), vec.transform(docs)
+    assert (fast != ref).nnz == 0 and fast[1, vec.vocabulary_["nurse"]] > 0
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 500])

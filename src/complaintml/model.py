@@ -367,7 +367,7 @@ class ComplaintClassifier(BaseEstimator):
             for name, block in self.features_.transformer_list:
                 if name == "word":
                     tokens = block.named_steps["normalize"].analyze_all(texts)
-                    blocks.append(_word_tfidf(block.named_steps["tfidf"], [" ".join(t for _, _, t in toks) for toks in tokens]))
+                    blocks.append(_word_tfidf(block.named_steps["tfidf"], [[t for _, _, t in toks] for toks in tokens]))
                 elif name == "char":
                     blocks.append(_char_wb_tfidf(block, texts))
                 else:
@@ -528,20 +528,21 @@ def _char_wb_tfidf(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
     return vec._tfidf.transform(counts, copy=False)
 
 
-def _word_tfidf(vec: TfidfVectorizer, docs: list[str]) -> sparse.csr_matrix:
-    """``vec.transform(docs)`` for the fitted word vectorizer: the same matrix, with the n-grams counted here.
+def _word_tfidf(vec: TfidfVectorizer, docs: list[list[str]]) -> sparse.csr_matrix:
+    """``vec.transform([" ".join(d) for d in docs])`` for the fitted word vectorizer, given each document as
+    its tokens (non-empty, without whitespace, as :class:`TextNormalizer` makes them): the same matrix, with
+    the n-grams counted here.
 
     Its analyzer only splits on whitespace (``\\S+``, as ``str.split`` does) and joins n-grams with a space,
-    so the counts are built directly, without sklearn's per-document analyzer and counter. Any other
-    setting goes through ``vec.transform``.
+    so the counts are built straight from the tokens, without joining them into a text for sklearn's
+    analyzer and counter to split again. Any other setting goes through ``vec.transform``.
     """
     if (vec.analyzer != "word" or vec.token_pattern != r"\S+" or vec.lowercase or vec.binary or vec.tokenizer
             or vec.preprocessor or vec.stop_words is not None or vec.strip_accents):
-        return vec.transform(docs)
+        return vec.transform([" ".join(tokens) for tokens in docs])
     vocab, (lo, hi) = vec.vocabulary_, vec.ngram_range
     found, indptr = [], [0]
-    for doc in docs:
-        tokens = doc.split()
+    for tokens in docs:
         for n in range(lo, hi + 1):
             grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
             found += [vocab[g] for g in grams if g in vocab]

@@ -179,17 +179,20 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
             self._lemma_table = table
         return table
 
-    def _chunk(self, chunk: str) -> tuple:
-        """The tokens of one whitespace-free chunk as (offset in chunk, length, feature token, is_punct)."""
+    def _chunk(self, chunk: str) -> tuple[tuple, bool]:
+        """The tokens of one whitespace-free chunk as (offset in chunk, length, feature token, is_punct),
+        and whether the chunk is plain: no punctuation, negator or scope breaker, so outside a negation
+        scope its tokens are kept as they are and leave no scope open."""
         out = []
         for orth, start in self.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist():
             length, norm, is_space, is_punct = self._lexeme(orth)
             if not is_space:
                 out.append((start, length, norm, is_punct))
+        plain = not any(p or norm in SCOPE_BREAKERS or norm in NEGATORS for _, _, norm, p in out)
         if len(self._cache) > _CHUNK_CACHE_SIZE:
             self._cache.clear()
-        out = self._cache[chunk] = tuple(out)
-        return out
+        entry = self._cache[chunk] = (tuple(out), plain)
+        return entry
 
     def analyze(self, text: str) -> list[tuple[int, int, str]]:
         """Tokens of one text as (start_char, end_char, feature_token); spaces dropped.
@@ -205,7 +208,12 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         for match in _CHUNKS.finditer(text):
             chunk = match.group()
             base = match.start()
-            for start, length, norm, is_punct in cache.get(chunk) or self._chunk(chunk):
+            toks, plain = cache.get(chunk) or self._chunk(chunk)
+            if plain and not scope:  # most chunks: one word, nothing to mark
+                for start, length, norm, _ in toks:
+                    out.append((base + start, base + start + length, norm))
+                continue
+            for start, length, norm, is_punct in toks:
                 if is_punct and norm not in ("!", "?"):
                     scope = 0 if norm in SCOPE_BREAKERS else scope
                     continue
