@@ -178,14 +178,13 @@ def steps(model: str, texts, rows: int = 30000, chunk: int = 10000) -> dict:
         return out
 
     blocks = dict(est.features_.transformer_list)
-    word = getattr(M, "_word_tfidf", None)
     for c in chunks:
         timed("whole chunk (_score_chunk)", _score_chunk, bundle, c, opts)
         sub = c["text"].tolist()
         toks = timed("spaCy tokenizer + normalisation", lambda: [blocks["word"].named_steps["normalize"].analyze(t) for t in sub])
         docs = [[t for _, _, t in tk] for tk in toks]
         tfidf = blocks["word"].named_steps["tfidf"]
-        timed("word n-gram TF-IDF", (lambda: word(tfidf, docs)) if word else (lambda: tfidf.transform([" ".join(d) for d in docs])))
+        timed("word n-gram TF-IDF", M._word_tfidf, tfidf, docs)
         if "char" in blocks:
             timed("character n-gram TF-IDF", M._char_wb_tfidf, blocks["char"], sub)
         if "lexicon" in blocks:
