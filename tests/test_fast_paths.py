@@ -342,10 +342,28 @@ def test_chunk_cached_analyze_equals_whole_text_tokenizing():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list("ab.,'-!?()\"/:0 \t\n\u00a0\u2003\u3000") + ["not ", "n't", "don't", "e.g.", "Dr."]),
+@given(st.lists(st.sampled_from(list("ab.,'-!?()\"/:;0 \t\n\u00a0\u2003\u3000")
+                                + ["not ", "n't", "don't", "e.g.", "Dr.", "dont", "Im", "xD", "cant", "Id", "é"]),
                 max_size=40).map("".join))
 def test_chunk_cached_analyze_equals_whole_text_tokenizing_generated(text):
     assert _same_tokens(*_norms(), text)
+
+
+def test_chunks_skipping_the_tokenizer_get_its_tokens_around_special_cases():
+    """Words and word-plus-mark chunks skip spaCy's tokenizer unless spaCy has a special case for them:
+    every special case made of letters, alone and with each mark after it, is tokenized as spaCy does."""
+    from spacy.attrs import IDX, ORTH
+
+    from complaintml.text import _MARKS
+
+    norm = _norms()[0]
+    words = [k for k in norm.nlp_.tokenizer.rules if k.isalpha()] + ["nurse", "NURSE", "DONT", "ten"]
+    assert len(words) > 100  # the contractions without apostrophes: "dont", "Im", "cant", ...
+    for word in words:
+        for chunk in [word] + [word + mark for mark in sorted(_MARKS)]:
+            expected = norm.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist()
+            got = [[norm.nlp_.vocab.strings.add(t) if isinstance(t, str) else t, start] for t, start in norm._pieces(chunk)]
+            assert got == expected, chunk
 
 
 def test_chunk_cached_analyze_equals_whole_text_tokenizing_on_real_comments():

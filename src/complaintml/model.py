@@ -249,10 +249,12 @@ class ComplaintClassifier(BaseEstimator):
             raise ValueError(f"X has {len(texts)} rows but y has {len(y)}")
         targets = {h.name: h.encode(y) for h in tax.heads}
 
-        self.features_ = self._featurizer(tax)
-        Xf = self.features_.fit_transform(texts)
-        self.n_text_features_ = Xf.shape[1]
+        # Fitted by sklearn, then the training matrix is built by the scoring path (the same matrix):
+        # that fills the per-word caches with the training words, which new comments mostly share.
+        self.features_ = self._featurizer(tax).fit(texts)
         self.context_ = None
+        Xf = self.transform_features(texts)
+        self.n_text_features_ = Xf.shape[1]
         if tax.context_columns:
             self.context_ = OneHotEncoder(handle_unknown="ignore", dtype=np.float32)
             Xf = sparse.hstack([Xf, self.context_.fit_transform(_context(X, tax.context_columns))])

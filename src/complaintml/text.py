@@ -53,6 +53,7 @@ SCOPE_BREAKERS = frozenset(". , ; : ! ? but however although though yet".split()
 MAX_SCOPE = 3
 _CHUNKS = re.compile(r"\S+")  # the whitespace-free chunks spaCy's tokenizer splits a text into
 _LEXEME_ATTRS = frozenset({IS_PUNCT, IS_SPACE, LIKE_EMAIL, LIKE_NUM, LIKE_URL, LANG})  # LANG: vocab.lang
+_MARKS = frozenset(",!?;:")  # spaCy's English tokenizer always splits these off the end of a word
 _CHUNK_CACHE_SIZE = 100_000  # distinct chunks kept per process (about 0.6 KB each) before the cache starts again
 
 
@@ -139,6 +140,7 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         state = self.__dict__.copy()
         state.pop("_cache", None)
         state.pop("_lemma_table", None)
+        state.pop("_special_cases", None)
         if "nlp_" in state:
             # Without the string store: it holds every token the tokenizer has seen, i.e. the words of
             # the training comments (names, e-mail addresses, numbers), which must not ship in a model.
@@ -151,8 +153,8 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         self.__dict__.update(state)
         self._cache = {}
 
-    def _lexeme(self, orth: int) -> tuple[int, str, bool, bool]:
-        """(length, feature token, is_space, is_punct) of a token text: all depend on the text alone."""
+    def _lexeme(self, orth: int | str) -> tuple[int, str, bool, bool]:
+        """(length, feature token, is_space, is_punct) of a token text (or its hash): all depend on the text alone."""
         lex = self.nlp_.vocab[orth]
         text = lex.orth_
         if lex.like_email:
@@ -179,12 +181,36 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
             self._lemma_table = table
         return table
 
+    def _pieces(self, chunk: str):
+        """spaCy's tokens of one chunk as (token text or its hash, offset in chunk).
+
+        Most new chunks are a word, or a word and a trailing comma or ! ? ; :. Unless spaCy has a special
+        case for them ("dont", "xD"), its English tokenizer returns such a chunk as that word and that
+        mark (no prefix, suffix, infix or URL pattern matches ASCII letters alone), so those skip the
+        tokenizer; anything else goes through it. ``tests/test_fast_paths.py`` checks the two agree.
+        """
+        specials = self._specials
+        if chunk.isascii() and chunk not in specials:
+            if chunk.isalpha():
+                return ((chunk, 0),)
+            word = chunk[:-1]
+            if chunk[-1] in _MARKS and word.isalpha() and word not in specials:
+                return ((word, 0), (chunk[-1], len(word)))
+        return self.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist()
+
+    @property
+    def _specials(self):
+        specials = getattr(self, "_special_cases", None)
+        if specials is None:
+            specials = self._special_cases = frozenset(self.nlp_.tokenizer.rules)
+        return specials
+
     def _chunk(self, chunk: str) -> tuple[tuple, bool]:
         """The tokens of one whitespace-free chunk as (offset in chunk, length, feature token, is_punct),
         and whether the chunk is plain: no punctuation, negator or scope breaker, so outside a negation
         scope its tokens are kept as they are and leave no scope open."""
         out = []
-        for orth, start in self.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist():
+        for orth, start in self._pieces(chunk):
             length, norm, is_space, is_punct = self._lexeme(orth)
             if not is_space:
                 out.append((start, length, norm, is_punct))
