@@ -283,6 +283,46 @@ def test_word_tfidf_other_settings_go_through_sklearn():
     assert (fast != ref).nnz == 0 and fast[1, vec.vocabulary_["nurse"]] > 0
 
 
+def _char_vectorizer(ngram_range=(2, 5), max_features=None):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    train = ["The nurses were kind", "waited 3 hours, rude receptionist", "a b c", "Café  staff\tkind"] * 2
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=ngram_range, min_df=2, max_features=max_features,
+                           sublinear_tf=True, dtype=np.float32).fit(train)
+
+
+CHAR_DOCS = TEXTS + ["", "   ", "a", "I", "ab  ab\tAB", "café CAFÉ", "kind kind kind", "unknown zzz", "nurses, nurses."]
+
+
+@pytest.mark.parametrize("ngram_range,max_features", [((2, 5), None), ((1, 3), 40), ((4, 6), None)])
+def test_char_wb_tfidf_equals_sklearn_transform(ngram_range, max_features):
+    """The same values as sklearn's transform; only the order of columns within a row may differ.
+    (4, 6) covers sklearn's rule for words shorter than the n-gram: the padded word counts once."""
+    from complaintml.model import _char_wb_tfidf
+
+    vec = _char_vectorizer(ngram_range, max_features)
+    ref = vec.transform(CHAR_DOCS)
+    for _ in range(2):  # the second call reads every word from the cache
+        fast = _char_wb_tfidf(vec, CHAR_DOCS)
+        fast.sort_indices()
+        assert fast.dtype == ref.dtype and fast.shape == ref.shape
+        assert np.array_equal(fast.indptr, ref.indptr) and np.array_equal(fast.indices, ref.indices)
+        np.testing.assert_allclose(fast.data, ref.data, rtol=1e-6)
+
+
+def test_char_wb_tfidf_row_does_not_depend_on_the_other_texts():
+    """A comment's features, down to the order of its columns, are the same whatever it is scored with:
+    chunk sizes and batches must not move its probabilities even in the last bit."""
+    from complaintml.model import _char_wb_tfidf
+
+    vec = _char_vectorizer()
+    together = _char_wb_tfidf(vec, CHAR_DOCS)
+    for i, doc in enumerate(CHAR_DOCS):
+        alone = _char_wb_tfidf(vec, [doc] + CHAR_DOCS[::-1])[0]
+        row = slice(together.indptr[i], together.indptr[i + 1])
+        assert np.array_equal(alone.indices, together.indices[row]) and np.array_equal(alone.data, together.data[row])
+
+
 @pytest.mark.parametrize("n", [0, 1, 7, 500])
 def test_delimited_decode_equals_row_by_row_join(n):
     import pandas as pd
