@@ -249,7 +249,7 @@ class ComplaintClassifier(BaseEstimator):
             raise ValueError(f"X has {len(texts)} rows but y has {len(y)}")
         targets = {h.name: h.encode(y) for h in tax.heads}
 
-        # Fitted by sklearn, then the training matrix is built by the scoring path (the same matrix):
+        # Fitted by sklearn, then the training matrix is built by the scoring path (sklearn's values):
         # that fills the per-word caches with the training words, which new comments mostly share.
         self.features_ = self._featurizer(tax).fit(texts)
         self.context_ = None
