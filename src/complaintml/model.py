@@ -531,12 +531,17 @@ def _char_wb_tfidf(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
             ids = cache[word] = np.array([vocab[g] for g in vec._char_wb_ngrams(word) if g in vocab], dtype=np.int32)
         grams.append(ids)
     lengths = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
-    word_grams = sparse.csr_matrix((np.ones(int(lengths.sum()), dtype=vec.dtype),
-                                    np.concatenate(grams) if grams else np.zeros(0, dtype=np.int32),
-                                    np.concatenate([[0], np.cumsum(lengths)])), shape=(len(words), len(vocab)))
-    text_words = sparse.csr_matrix((np.ones(len(found), dtype=vec.dtype), np.array(found, dtype=np.int32),
-                                    np.array(indptr, dtype=np.int64)), shape=(len(texts), len(words)))
+    word_grams = _ones_csr(np.concatenate(grams) if grams else [], np.concatenate([[0], np.cumsum(lengths)]),
+                           len(vocab), vec.dtype)
+    text_words = _ones_csr(found, indptr, len(words), vec.dtype)
     return vec._tfidf.transform(text_words @ word_grams, copy=False)
+
+
+def _ones_csr(cols, indptr, n_cols: int, dtype) -> sparse.csr_matrix:
+    """A CSR matrix with a 1 at each of ``cols``, row ``i`` holding ``cols[indptr[i]:indptr[i + 1]]``
+    (a column listed twice in a row stays two entries until summed)."""
+    return sparse.csr_matrix((np.ones(len(cols), dtype=dtype), np.asarray(cols, dtype=np.int32),
+                              np.asarray(indptr, dtype=np.int64)), shape=(len(indptr) - 1, n_cols))
 
 
 def _word_tfidf(vec: TfidfVectorizer, docs: list[list[str]]) -> sparse.csr_matrix:
@@ -558,8 +563,7 @@ def _word_tfidf(vec: TfidfVectorizer, docs: list[list[str]]) -> sparse.csr_matri
             grams = tokens if n == 1 else map(" ".join, zip(*(tokens[k:] for k in range(n))))
             found += [vocab[g] for g in grams if g in vocab]
         indptr.append(len(found))
-    counts = sparse.csr_matrix((np.ones(len(found), dtype=vec.dtype), np.array(found, dtype=np.int32),
-                                np.array(indptr, dtype=np.int64)), shape=(len(docs), len(vocab)))
+    counts = _ones_csr(found, indptr, len(vocab), vec.dtype)
     counts.sum_duplicates()  # sorted columns, summed repeats: what CountVectorizer.transform returns
     return vec._tfidf.transform(counts, copy=False)
 

@@ -10,9 +10,9 @@ rule-based tokenizer) and the lookup lemmatizer's table from ``spacy-lookups-dat
 table is stored inside the fitted transformer (about 0.8 MB), so scoring does not need
 ``spacy-lookups-data`` installed. The tokenizer runs at most once per distinct whitespace-free
 chunk ("don't", "(3pm)"), not per document, and not for a plain word or a word and a trailing
-comma or other mark, whose tokens are known (``TextNormalizer._pieces``): a per-process cache maps each chunk to its tokens,
-lemmas and flags, which gives the same output as the pipeline's tokenizer and lemmatizer at a
-fraction of the cost (spaCy's ``n_process`` is far slower here).
+comma or other mark, whose tokens are known (``TextNormalizer._pieces``): a per-process cache
+maps each chunk to its tokens, lemmas and flags, which gives the same output as the pipeline's
+tokenizer and lemmatizer at a fraction of the cost (spaCy's ``n_process`` is far slower here).
 
 Example::
 
