@@ -146,19 +146,29 @@ def test_nb_ratio_counts_each_feature_once_per_row():
     np.testing.assert_allclose(nb_log_count_ratio(X, y), expected, rtol=1e-6)
 
 
+def _targets(tax, frame):
+    return {h.name: h.encode(frame) for h in tax.heads}
+
+
 def test_nb_weight_is_folded_into_the_stored_coefficients(data, tax, fitted):
-    # With nb_weight 1 the stored coefficients act on the unscaled features: they must give the decision
-    # values of a regression fitted on the NB-scaled features, and differ from a plain regression's.
+    # With nb_weight 1 the stored coefficients act on the unscaled features: they must give the mean
+    # decision values of the fold models, each a regression fitted on the features scaled by its own
+    # training rows' NB ratios; and they differ from a plain regression's.
     nb = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weight=1.0).fit(data["text"], data)
     Xf = nb.transform_features(data["text"])
-    y = tax.head("root_causes").encode(data)[:, tax.head("root_causes").label_names.index("wait_time")]
-    r = nb_log_count_ratio(Xf, y)
-    ref = LogisticRegression(C=nb.C, class_weight="balanced", solver="liblinear", dual=True,
-                             random_state=0).fit(Xf @ sparse.diags(r), y)
-    p = nb.heads_["root_causes"]
     j = tax.head("root_causes").label_names.index("wait_time")
+    y = tax.head("root_causes").encode(data)[:, j]
+    folds = nb._folds(tax, _targets(tax, data))
+    assert len(folds) == 3
+    expected = []
+    for tr, _ in folds:
+        r = nb_log_count_ratio(Xf[tr], y[tr])
+        ref = LogisticRegression(C=nb.C, class_weight="balanced", solver="liblinear", dual=True,
+                                 random_state=0).fit(Xf[tr] @ sparse.diags(r), y[tr])
+        expected.append(ref.decision_function(Xf @ sparse.diags(r)))
+    p = nb.heads_["root_causes"]
     ours = Xf @ p["coef"][j] + p["intercept"][j]
-    np.testing.assert_allclose(ours, ref.decision_function(Xf @ sparse.diags(r)), atol=2e-3)
+    np.testing.assert_allclose(ours, np.mean(expected, axis=0), atol=2e-3)
     plain = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, nb_weight=0.0).fit(data["text"], data)
     assert np.abs(plain.heads_["root_causes"]["coef"][j] - p["coef"][j]).max() > 0.1
     # In between (the default, 0.75), each label's coefficients are the weighted mean of the two fits'.
@@ -166,6 +176,20 @@ def test_nb_weight_is_folded_into_the_stored_coefficients(data, tax, fitted):
     for key in ("coef", "intercept"):
         np.testing.assert_allclose(fitted.heads_["root_causes"][key],
                                    0.75 * p[key] + 0.25 * plain.heads_["root_causes"][key], atol=1e-5)
+
+
+def test_multiclass_head_is_the_mean_of_its_fold_models(data, tax, fitted):
+    Xf = fitted.transform_features(data["text"])
+    head = tax.head("polarity")
+    y = head.encode(data)
+    probas = []
+    for tr, _ in fitted._folds(tax, _targets(tax, data)):
+        ref = LogisticRegression(C=fitted.multiclass_C, class_weight="balanced", max_iter=3000).fit(Xf[tr], y[tr])
+        probas.append(ref.decision_function(Xf))
+    logits = np.mean(probas, axis=0)  # classes_ sorted, as the stored columns say
+    p = fitted.heads_["polarity"]
+    np.testing.assert_allclose(np.asarray(Xf @ p["coef"].T) + p["intercept"], logits, atol=2e-3)
+    assert [head.label_names[c] for c in p["columns"]] == sorted(set(y))
 
 
 def test_nb_weight_outside_zero_to_one_is_refused(data, tax):

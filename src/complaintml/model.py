@@ -13,6 +13,10 @@ Inside it:
   calibrated by Platt scaling on out-of-fold predictions, with a per-label decision
   threshold chosen on those same out-of-fold probabilities (``threshold_policy``).
 
+Every regression is fitted once per cross-validation fold (``cv_folds``), and the model keeps
+the mean of the fold models' coefficients: the out-of-fold scores that set calibration and
+thresholds come from the models that are shipped, and no further fit on every row is needed.
+
 A taxonomy's ``context_columns`` (e.g. the survey question) add one-hot features; pass ``X`` as
 a DataFrame holding them.
 
@@ -134,7 +138,7 @@ class ComplaintClassifier(BaseEstimator):
         beta of that F-beta: above 1 favours recall.
     fixed_threshold : float
     cv_folds : int
-        Folds for out-of-fold calibration and thresholds.
+        Folds for out-of-fold calibration and thresholds; the model is the mean of the fold models.
     min_positive : int
         Labels with fewer positive examples are not learned.
     lexicon : dict or None
@@ -226,7 +230,13 @@ class ComplaintClassifier(BaseEstimator):
         return LogisticRegression(C=self.C, class_weight=self.class_weight, solver="liblinear", dual=True,
                                   random_state=self.random_state)
 
-    def _folds(self, n: int, y_stack: np.ndarray) -> list:
+    def _folds(self, tax: Taxonomy, targets: dict[str, np.ndarray]) -> list:
+        """The (train, validation) row indices of the cross-validation folds, stratified on every label
+        of every head when each has enough rows."""
+        y_stack = np.hstack([targets[h.name] if h.is_multilabel else
+                             (targets[h.name][:, None] == np.array(h.label_names)[None, :]).astype(np.int8)
+                             for h in tax.heads])
+        n = len(y_stack)
         k = max(2, min(self.cv_folds, n // 2))
         if y_stack.shape[1] and y_stack.sum(0).min() >= k:
             splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=self.random_state)
@@ -262,9 +272,7 @@ class ComplaintClassifier(BaseEstimator):
         Xf.sum_duplicates()  # canonical (sorted) now: workers get read-only copies they could not sort
         self.n_word_features_ = len(self.features_.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
 
-        stack = [targets[h.name] if h.is_multilabel else
-                 (targets[h.name][:, None] == np.array(h.label_names)[None, :]).astype(np.int8) for h in tax.heads]
-        folds = self._folds(len(texts), np.hstack(stack))
+        folds = self._folds(tax, targets)
 
         self.heads_, self.oof_proba_, self.untrained_labels_ = {}, {}, {}
         with warnings.catch_warnings():
@@ -283,7 +291,10 @@ class ComplaintClassifier(BaseEstimator):
         present = [lab for lab in labels if (y == lab).sum() >= max(self.min_positive, 1)]
         trained = np.array([lab in present for lab in labels])
         keep = np.isin(y, present)
+        if len(present) < 2:
+            raise ValueError(f"head '{head.name}' needs at least two labels with {self.min_positive}+ examples")
         oof = np.zeros((len(y), len(labels)), dtype=np.float32)
+        fits = []
         for tr, va in folds:
             tr = tr[keep[tr]]
             if len(set(y[tr])) < 2:
@@ -292,12 +303,18 @@ class ComplaintClassifier(BaseEstimator):
             proba = clf.predict_proba(Xf[va])
             for k, cls in enumerate(clf.classes_):
                 oof[va, labels.index(cls)] = proba[:, k]
-        if len(present) < 2:
-            raise ValueError(f"head '{head.name}' needs at least two labels with {self.min_positive}+ examples")
-        clf = self._lr(multiclass=True).fit(Xf[keep], y[keep])
-        order = [labels.index(c) for c in clf.classes_]
-        return {"coef": clf.coef_.astype(np.float32), "intercept": clf.intercept_.astype(np.float32),
-                "columns": np.array(order), "trained": trained}, oof
+            fits.append(clf)
+        # As for the labels of a multilabel head, the fold models' mean is the head's model; classes_ is
+        # sorted, so fold models that saw every class line up. Otherwise (a class in too few rows to
+        # reach every fold), one fit on every row.
+        if len(fits) == len(folds) and all(len(clf.classes_) == len(present) for clf in fits):
+            classes = fits[0].classes_
+            coef, intercept = np.mean([c.coef_ for c in fits], axis=0), np.mean([c.intercept_ for c in fits], axis=0)
+        else:
+            clf = self._lr(multiclass=True).fit(Xf[keep], y[keep])
+            classes, coef, intercept = clf.classes_, clf.coef_, clf.intercept_
+        return {"coef": coef.astype(np.float32), "intercept": intercept.astype(np.float32),
+                "columns": np.array([labels.index(c) for c in classes]), "trained": trained}, oof
 
     def _fit_multilabel(self, head, Xf, Y, folds):
         n, L = Y.shape
@@ -322,18 +339,27 @@ class ComplaintClassifier(BaseEstimator):
         return {"coef": coef, "intercept": intercept, "platt": platt, "threshold": threshold, "trained": trained}, oof
 
     def _fit_label(self, Xf, y, fold_X):
-        """One label: out-of-fold decision scores -> Platt scaling, then the fit on every row."""
+        """One label: a fit per fold; their out-of-fold scores -> Platt scaling and the threshold, and the
+        mean of their coefficients is the label's model.
+
+        The mean, not a refit on every row: the calibration and threshold are then tuned on the scores of
+        the very models that are shipped, and a fit is saved (NHS themes 5-fold macro-F1 0.586 -> 0.590,
+        fit ~16% faster; benchmarks/RESULTS_HISTORY.md)."""
         with warnings.catch_warnings():  # again here: in a worker process fit()'s filter does not apply
             warnings.simplefilter("ignore", ConvergenceWarning)
             scores = np.zeros(len(y))
+            fits = []
             for tr, va, X_tr, X_va in fold_X:
                 if y[tr].min() == y[tr].max():
                     scores[va] = -5.0 if y[tr].max() == 0 else 5.0
                     continue
                 coef, b0 = self._fit_binary(X_tr, y[tr])
+                fits.append((coef, b0))
                 scores[va] = X_va @ coef + b0
             a, b = fit_platt(scores, y)
-            coef, b0 = self._fit_binary(Xf, y)
+            # No fold's training rows held both classes (only possible on a handful of rows): fit on every row.
+            coef, b0 = (np.mean([c for c, _ in fits], axis=0), float(np.mean([b0 for _, b0 in fits]))) if fits \
+                else self._fit_binary(Xf, y)
         return coef, b0, (a, b), _sigmoid(a * scores + b)
 
     def _fit_binary(self, X, y) -> tuple[np.ndarray, float]:
