@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+from joblib.externals.loky import get_reusable_executor
 
 import _peers
 import real_dev
@@ -130,6 +131,10 @@ def run_job(job: tuple) -> tuple:
     except Exception as exc:  # one failing model must not lose the other models' hour of work
         log(f"{job[0]} {job[1]} failed:\n{traceback.format_exc()}")
         result = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        # joblib's worker processes (complaintml fits labels in them) idle for 5 minutes before they
+        # exit, and this process cannot end before them: the run's end waited 5 minutes for nothing.
+        get_reusable_executor().shutdown(wait=True)
     return job, result, (_CACHE.encoded - before[0], _CACHE.seconds - before[1])
 
 
