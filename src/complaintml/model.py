@@ -343,8 +343,8 @@ class ComplaintClassifier(BaseEstimator):
         mean of their coefficients is the label's model.
 
         The mean, not a refit on every row: the calibration and threshold are then tuned on the scores of
-        the very models that are shipped, and a fit is saved (NHS themes 5-fold macro-F1 0.586 -> 0.590 at beta 1.3,
-        fit ~16% faster; benchmarks/RESULTS_HISTORY.md)."""
+        the very models that are shipped, and a fit is saved (NHS themes 5-fold macro-F1 0.586 -> 0.590
+        at beta 1.3, fit 16-20% faster; benchmarks/RESULTS_HISTORY.md, "Fold-mean coefficients")."""
         with warnings.catch_warnings():  # again here: in a worker process fit()'s filter does not apply
             warnings.simplefilter("ignore", ConvergenceWarning)
             scores = np.zeros(len(y))
