@@ -192,6 +192,21 @@ def test_multiclass_head_is_the_mean_of_its_fold_models(data, tax, fitted):
     assert [head.label_names[c] for c in p["columns"]] == sorted(set(y))
 
 
+def test_multiclass_class_missing_from_a_fold_is_still_learned(data):
+    # "neutral" on one row with min_positive 1: the fold that validates on it trains without it, so the
+    # fold models have different classes and cannot be averaged; the head is then fitted on every row.
+    tax = Taxonomy.from_dict({"name": "t", "heads": [
+        {"name": "tone", "kind": "multiclass", "labels": ["negative", "positive", "neutral"]}]})
+    y = pd.DataFrame({"tone": np.where(data["polarity"] == "positive", "positive", "negative")})
+    y.loc[0, "tone"] = "neutral"
+    est = ComplaintClassifier(taxonomy=tax.to_dict(), cv_folds=3, min_positive=1, use_char=False).fit(data["text"], y)
+    p = est.heads_["tone"]
+    assert sorted(p["columns"].tolist()) == [0, 1, 2] and p["coef"].shape[0] == 3
+    assert est.untrained_labels_["tone"] == []
+    # The fit on every row saw the neutral row (class-weighted): it is its own best guess.
+    assert est.predict(data["text"].head(1))["tone"].tolist() == ["neutral"]
+
+
 def test_nb_weight_outside_zero_to_one_is_refused(data, tax):
     with pytest.raises(ValueError, match="nb_weight"):
         ComplaintClassifier(taxonomy=tax.to_dict(), nb_weight=1.5).fit(data["text"], data)
