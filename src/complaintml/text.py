@@ -27,6 +27,7 @@ import contextlib
 import gc
 import re
 import sys
+from functools import cached_property
 
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -169,18 +170,19 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
             if lower in ("n't", "nt"):
                 key = "n't"
             elif self.lemmatize:
-                key = self._table.get(lower, lower)
+                key = self._lemma_table.get(lower, lower)
             else:
                 key = lower
         return len(text), key, lex.is_space, lex.is_punct
 
-    @property
-    def _table(self):
-        table = getattr(self, "_lemma_table", None)
-        if table is None:
-            table = self.nlp_.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-            self._lemma_table = table
-        return table
+    # Derived from nlp_ on first use and kept out of the pickled state (__getstate__).
+    @cached_property
+    def _lemma_table(self):
+        return self.nlp_.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+
+    @cached_property
+    def _special_cases(self) -> frozenset:
+        return frozenset(self.nlp_.tokenizer.rules)
 
     def _pieces(self, chunk: str):
         """spaCy's tokens of one chunk as (token text or its hash, offset in chunk).
@@ -190,7 +192,7 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         mark (no prefix, suffix, infix or URL pattern matches ASCII letters alone), so those skip the
         tokenizer; anything else goes through it. ``tests/test_fast_paths.py`` checks the two agree.
         """
-        specials = self._specials
+        specials = self._special_cases
         if chunk.isascii() and chunk not in specials:
             if chunk.isalpha():
                 return ((chunk, 0),)
@@ -198,13 +200,6 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
             if chunk[-1] in _MARKS and word.isalpha() and word not in specials:
                 return ((word, 0), (chunk[-1], len(word)))
         return self.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist()
-
-    @property
-    def _specials(self):
-        specials = getattr(self, "_special_cases", None)
-        if specials is None:
-            specials = self._special_cases = frozenset(self.nlp_.tokenizer.rules)
-        return specials
 
     def _chunk(self, chunk: str) -> tuple[tuple, bool]:
         """The tokens of one whitespace-free chunk as (offset in chunk, length, feature token, is_punct),
