@@ -360,10 +360,14 @@ def _norms():
 
 def _same_tokens(plain, marked, text):
     """``analyze`` without negation (``plain``) gives the reference tokens, and with it (``marked``) the same
-    tokens with some marked ``neg_`` (the marking rules have their own tests in test_text.py)."""
+    tokens with some marked ``neg_`` (the marking rules have their own tests in test_text.py); ``tokens``
+    gives the same feature tokens as ``analyze``."""
     expected = _analyze_whole_text(plain, text)
+    spans = marked.analyze(text)
     return (plain.analyze(text) == expected
-            and [(a, b, t.removeprefix("neg_")) for a, b, t in marked.analyze(text)] == expected)
+            and [(a, b, t.removeprefix("neg_")) for a, b, t in spans] == expected
+            # tokens(): the same feature tokens, found without their offsets
+            and plain.tokens(text) == [t for _, _, t in expected] and marked.tokens(text) == [t for _, _, t in spans])
 
 
 WHITESPACE_TEXTS = TEXTS + [
@@ -397,13 +401,25 @@ def test_chunks_skipping_the_tokenizer_get_its_tokens_around_special_cases():
     from complaintml.text import _MARKS
 
     norm = _norms()[0]
-    words = [k for k in norm.nlp_.tokenizer.rules if k.isalpha()] + ["nurse", "NURSE", "DONT", "ten"]
-    assert len(words) > 100  # the contractions without apostrophes: "dont", "Im", "cant", ...
+    words = [k.rstrip(".") for k in norm.nlp_.tokenizer.rules if k.rstrip(".").isalpha()]
+    words += ["nurse", "NURSE", "Nurse", "nursE", "ER", "A", "a", "PhD", "DONT", "ten"]
+    assert len(words) > 300  # contractions without apostrophes ("dont", "Im"), abbreviations ("etc.", "Dr.")
     for word in words:
-        for chunk in [word] + [word + mark for mark in sorted(_MARKS)]:
+        for chunk in [word] + [word + mark for mark in sorted(_MARKS | {"."})]:
             expected = norm.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist()
             got = [[norm.nlp_.vocab.strings.add(t) if isinstance(t, str) else t, start] for t, start in norm._pieces(chunk)]
             assert got == expected, chunk
+
+
+def test_words_skipping_the_vocabulary_get_their_lexeme_features():
+    """A word of letters gets its feature token from spaCy's number-word test and the lemma table, as its lexeme would."""
+    from complaintml.text import TextNormalizer
+
+    for norm in _norms() + (TextNormalizer(lemmatize=False).fit([]),):
+        for word in ["nurse", "Nurses", "WAITED", "ten", "Third", "hundred", "nt", "NT", "dont", "x", "was", "better"]:
+            assert norm._word(word) == norm._lexeme(word), word
+        assert norm._word("ten")[1] == "num"
+    assert _norms()[0]._word("Nurses")[1] == "nurse"
 
 
 def test_chunk_cached_analyze_equals_whole_text_tokenizing_on_real_comments():

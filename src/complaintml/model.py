@@ -382,11 +382,12 @@ class ComplaintClassifier(BaseEstimator):
 
     # -- predict ----------------------------------------------------------------------
     def transform_features(self, X) -> sparse.csr_matrix:
-        return self.features_and_tokens(X)[0]
+        return self.features_and_tokens(X, spans=False)[0]
 
-    def features_and_tokens(self, X) -> tuple[sparse.csr_matrix, list]:
-        """``features_.transform(X)`` (the same matrix, faster) and each text's normalised tokens, which
-        :meth:`evidence` reuses instead of tokenizing again."""
+    def features_and_tokens(self, X, spans: bool = True) -> tuple[sparse.csr_matrix, list]:
+        """``features_.transform(X)`` (the same matrix, faster) and each text's normalised tokens with their
+        character spans, which :meth:`evidence` reuses instead of tokenizing again (``spans`` false: an
+        empty list, and the tokens found without their offsets, which is faster)."""
         check_is_fitted(self, "features_")
         texts = as_texts(X, self.text_column)
         with gc_paused():
@@ -394,8 +395,13 @@ class ComplaintClassifier(BaseEstimator):
             blocks = []
             for name, block in self.features_.transformer_list:
                 if name == "word":
-                    tokens = block.named_steps["normalize"].analyze_all(texts)
-                    blocks.append(_word_tfidf(block.named_steps["tfidf"], [[t for _, _, t in toks] for toks in tokens]))
+                    normalize = block.named_steps["normalize"]
+                    if spans:
+                        tokens = normalize.analyze_all(texts)
+                        docs = [[t for _, _, t in toks] for toks in tokens]
+                    else:
+                        docs = normalize.tokens_all(texts)
+                    blocks.append(_word_tfidf(block.named_steps["tfidf"], docs))
                 elif name == "char":
                     blocks.append(_char_wb_tfidf(block, texts))
                 else:

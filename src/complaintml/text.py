@@ -143,6 +143,7 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         state.pop("_cache", None)
         state.pop("_lemma_table", None)
         state.pop("_special_cases", None)
+        state.pop("_like_num", None)
         if "nlp_" in state:
             # Without the string store: it holds every token the tokenizer has seen, i.e. the words of
             # the training comments (names, e-mail addresses, numbers), which must not ship in a model.
@@ -175,6 +176,20 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
                 key = lower
         return len(text), key, lex.is_space, lex.is_punct
 
+    def _word(self, word: str) -> tuple[int, str, bool, bool]:
+        """:meth:`_lexeme` of a word of ASCII letters, without making it a spaCy lexeme (scoring meets new
+        words in every chunk, and making their lexemes took about half of their time): such a word is no
+        space, punctuation, e-mail address or URL (spaCy's tests for those need other characters), and
+        only spaCy's number-word test ("ten", "third") needs calling."""
+        lower = word.lower()
+        if self._like_num(word):
+            key = "num"
+        elif lower == "nt":
+            key = "n't"
+        else:
+            key = self._lemma_table.get(lower, lower) if self.lemmatize else lower
+        return len(word), key, False, False
+
     # Derived from nlp_ on first use and kept out of the pickled state (__getstate__).
     @cached_property
     def _lemma_table(self):
@@ -184,37 +199,62 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
     def _special_cases(self) -> frozenset:
         return frozenset(self.nlp_.tokenizer.rules)
 
+    @cached_property
+    def _like_num(self):
+        return self.nlp_.vocab.lex_attr_getters[LIKE_NUM]
+
     def _pieces(self, chunk: str):
         """spaCy's tokens of one chunk as (token text or its hash, offset in chunk).
 
-        Most new chunks are a word, or a word and a trailing comma or ! ? ; :. Unless spaCy has a special
-        case for them ("dont", "xD"), its English tokenizer returns such a chunk as that word and that
-        mark (no prefix, suffix, infix or URL pattern matches ASCII letters alone), so those skip the
-        tokenizer; anything else goes through it. ``tests/test_fast_paths.py`` checks the two agree.
+        Most new chunks are a word, or a word and a trailing comma, ! ? ; : or full stop. Unless spaCy has a
+        special case for them ("dont", "xD", "etc."), its English tokenizer returns such a chunk as that
+        word and that mark (no prefix, suffix, infix or URL pattern matches ASCII letters alone), so those
+        skip the tokenizer; anything else goes through it. ``tests/test_fast_paths.py`` checks the two agree.
         """
         specials = self._special_cases
         if chunk.isascii() and chunk not in specials:
             if chunk.isalpha():
                 return ((chunk, 0),)
-            word = chunk[:-1]
-            if chunk[-1] in _MARKS and word.isalpha() and word not in specials:
-                return ((word, 0), (chunk[-1], len(word)))
+            word, mark = chunk[:-1], chunk[-1]
+            # A full stop is split off after a lower-case letter, not always after a capital ("A.", "PhD.").
+            if (mark in _MARKS or (mark == "." and word[-1:].islower())) and word.isalpha() and word not in specials:
+                return ((word, 0), (mark, len(word)))
         return self.nlp_.tokenizer(chunk).to_array([ORTH, IDX]).tolist()
 
-    def _chunk(self, chunk: str) -> tuple[tuple, bool]:
-        """The tokens of one whitespace-free chunk as (offset in chunk, length, feature token, is_punct),
-        and whether the chunk is plain: no punctuation, negator or scope breaker, so outside a negation
-        scope its tokens are kept as they are and leave no scope open."""
+    def _chunk(self, chunk: str) -> tuple[tuple, bool, tuple]:
+        """The tokens of one whitespace-free chunk as (offset in chunk, length, feature token, is_punct);
+        whether the chunk is plain: no punctuation, negator or scope breaker, so outside a negation scope
+        its tokens are kept as they are and leave no scope open; and its feature tokens alone."""
         out = []
         for orth, start in self._pieces(chunk):
-            length, norm, is_space, is_punct = self._lexeme(orth)
+            length, norm, is_space, is_punct = self._word(orth) if isinstance(orth, str) and orth.isalpha() else self._lexeme(orth)
             if not is_space:
                 out.append((start, length, norm, is_punct))
         plain = not any(p or norm in SCOPE_BREAKERS or norm in NEGATORS for _, _, norm, p in out)
         if len(self._cache) > _CHUNK_CACHE_SIZE:
             self._cache.clear()
-        entry = self._cache[chunk] = (tuple(out), plain)
+        entry = self._cache[chunk] = (tuple(out), plain, tuple(norm for _, _, norm, _ in out))
         return entry
+
+    def _scoped(self, toks: tuple, scope: int) -> tuple[list, int]:
+        """The kept tokens of a chunk that is not plain, as (token, feature token with any ``neg_`` mark),
+        and the negation scope left open after it."""
+        kept = []
+        for tok in toks:
+            norm, is_punct = tok[2], tok[3]
+            if is_punct and norm not in ("!", "?"):
+                scope = 0 if norm in SCOPE_BREAKERS else scope
+                continue
+            if self.negation:
+                if norm in SCOPE_BREAKERS:
+                    scope = 0
+                elif scope:
+                    norm = "neg_" + norm
+                    scope -= 1
+                if norm in NEGATORS:
+                    scope = MAX_SCOPE
+            kept.append((tok, norm))
+        return kept, scope
 
     def analyze(self, text: str) -> list[tuple[int, int, str]]:
         """Tokens of one text as (start_char, end_char, feature_token); spaces dropped.
@@ -230,24 +270,30 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         for match in _CHUNKS.finditer(text):
             chunk = match.group()
             base = match.start()
-            toks, plain = cache.get(chunk) or self._chunk(chunk)
+            toks, plain, _ = cache.get(chunk) or self._chunk(chunk)
             if plain and not scope:  # most chunks: one word, nothing to mark
                 for start, length, norm, _ in toks:
                     out.append((base + start, base + start + length, norm))
                 continue
-            for start, length, norm, is_punct in toks:
-                if is_punct and norm not in ("!", "?"):
-                    scope = 0 if norm in SCOPE_BREAKERS else scope
-                    continue
-                if self.negation:
-                    if norm in SCOPE_BREAKERS:
-                        scope = 0
-                    elif scope:
-                        norm = "neg_" + norm
-                        scope -= 1
-                    if norm in NEGATORS:
-                        scope = MAX_SCOPE
+            kept, scope = self._scoped(toks, scope)
+            for (start, length, _, _), norm in kept:
                 out.append((base + start, base + start + length, norm))
+        return out
+
+    def tokens(self, text: str) -> list[str]:
+        """The feature tokens of :meth:`analyze` without their offsets, which features do not need:
+        ``str.split`` finds the same chunks as the ``\\S+`` pattern (both split at ``str.isspace``
+        characters), and a plain chunk's tokens are added in one step."""
+        out: list[str] = []
+        scope = 0
+        cache = self._cache
+        for chunk in text.split():
+            toks, plain, norms = cache.get(chunk) or self._chunk(chunk)
+            if plain and not scope:
+                out += norms
+                continue
+            kept, scope = self._scoped(toks, scope)
+            out += [norm for _, norm in kept]
         return out
 
     def analyze_all(self, texts: list[str]) -> list[list[tuple[int, int, str]]]:
@@ -255,8 +301,13 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         with gc_paused():
             return [self.analyze(text) for text in texts]
 
+    def tokens_all(self, texts: list[str]) -> list[list[str]]:
+        """:meth:`tokens` for each text, with the garbage collector paused."""
+        with gc_paused():
+            return [self.tokens(text) for text in texts]
+
     def transform(self, X) -> list[str]:
-        return [" ".join(t for _, _, t in toks) for toks in self.analyze_all(as_texts(X, self.text_column))]
+        return [" ".join(toks) for toks in self.tokens_all(as_texts(X, self.text_column))]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
