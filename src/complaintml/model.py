@@ -550,11 +550,12 @@ def _char_wb_tfidf(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
     cache = _CHAR_CACHE.setdefault(vec, {})
     if len(cache) > _CHAR_CACHE_WORDS:
         cache.clear()
-    vocab, preprocess, spaces = vec.vocabulary_, vec.build_preprocessor(), vec._white_spaces
+    vocab, preprocess = vec.vocabulary_, vec.build_preprocessor()
     words: dict[str, int] = {}  # the call's distinct words -> their row in the word x n-gram matrix
     found, indptr = [], [0]
     for text in texts:
-        found += [words.setdefault(word, len(words)) for word in spaces.sub(" ", preprocess(text)).split()]
+        # sklearn first turns runs of whitespace into one space, which changes nothing str.split finds
+        found += [words.setdefault(word, len(words)) for word in preprocess(text).split()]
         indptr.append(len(found))
     grams = []
     for word in words:
