@@ -14,8 +14,8 @@ Three evaluations, every model scored by the same code:
 Writes ``benchmarks/RESULTS.md`` (tables, command, machine, date, notes). Not part of the
 test suite; ``make bench`` runs it. RESULTS.md is rewritten after every finished job, so
 a run stopped early leaves a table marked PARTIAL; jobs run fold by fold, so every model
-is compared on the same folds. The defaults need roughly 1.5 CPU-hours (estimated from
-per-job CPU time: 45-60 min with ``--jobs 2`` on two otherwise idle cores); on a machine
+is compared on the same folds. The defaults need roughly 2 CPU-hours (under an hour with
+``--jobs 2`` on two otherwise idle cores); on a machine
 shared with other jobs, shrink the run with ``--models``, ``--folds``, ``--slow-models``
 or ``--parts``, and merge runs with ``--render``::
 
@@ -53,7 +53,9 @@ NHS_TAXONOMY = ROOT / "configs" / "taxonomy" / "nhs_fft_v6.yaml"
 MIN_THEME_EXAMPLES = 40
 SEED = 0
 # Models whose fit takes minutes per fold by default: they run on the first --slow-folds folds only.
-SLOW = ("svc_reference", "spacy_ensemble")
+# spacy_bow: 12 min per NHS fold (Adam steps on its 262,144-row hashed output layer), 61 min of a run's
+# 141 CPU-minutes on all five folds.
+SLOW = ("svc_reference", "spacy_ensemble", "spacy_bow")
 
 
 def log(msg: str) -> None:
