@@ -227,7 +227,8 @@ class TextNormalizer(BaseEstimator, TransformerMixin):
         its tokens are kept as they are and leave no scope open; and its feature tokens alone."""
         out = []
         for orth, start in self._pieces(chunk):
-            length, norm, is_space, is_punct = self._word(orth) if isinstance(orth, str) and orth.isalpha() else self._lexeme(orth)
+            word = isinstance(orth, str) and orth.isalpha()  # _pieces' other strings are marks
+            length, norm, is_space, is_punct = self._word(orth) if word else self._lexeme(orth)
             if not is_space:
                 out.append((start, length, norm, is_punct))
         plain = not any(p or norm in SCOPE_BREAKERS or norm in NEGATORS for _, _, norm, p in out)
