@@ -5,8 +5,8 @@
 Fits the default model on folds 2-5 of the NHS themes (the folds of ``quality.py``), then, per
 repeat, takes a fresh copy of it (unpickled: empty word caches, a new spaCy vocabulary), sends the
 training comments through the scoring path as the fit does, and times the first calls on fold 1's
-863 comments: the tokens, the word and character n-gram blocks, and, on another fresh copy, the whole
-``predict``. CPU milliseconds per step, median and every repeat.
+863 comments: the tokens, the word and character n-gram blocks, the word vectors, and, on another
+fresh copy, the whole ``predict``. CPU milliseconds per step, median and every repeat.
 
 The machine's speed can drift between minutes, so compare two versions of the code by running this
 on each in turn, several times, and compare within neighbouring runs. Not part of the test suite.
@@ -58,6 +58,8 @@ def main(argv=None) -> None:
         docs = timed("tokens", lambda: blocks["word"].named_steps["normalize"].tokens_all(test_texts))
         timed("word n-grams", lambda: M._word_tfidf(blocks["word"].named_steps["tfidf"], docs))
         timed("character n-grams", lambda: M._char_wb_tfidf(blocks["char"], test_texts))
+        if "vectors" in blocks:
+            timed("word vectors", lambda: blocks["vectors"].transform(test_texts))
         candidate = _fresh(saved, train)
         timed("predict", lambda: candidate.predict(test_frame))
     print(f"{len(te)} comments, first calls, CPU ms (median: each repeat)")

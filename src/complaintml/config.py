@@ -26,7 +26,7 @@ DEFAULTS: dict[str, dict] = {
     "model": {"word_ngram_range": [1, 2], "char_ngram_range": [2, 5], "min_df": 2, "max_char_features": 60000,
               "use_char": True, "lemmatize": True, "negation": True, "C": 4.0, "multiclass_C": 64.0,
               "nb_weight": 0.75, "class_weight": "balanced", "cv_folds": 5, "min_positive": 5, "random_state": 0,
-              "n_jobs": -1, "lexicon": "", "lexicon_weight": 1.0},
+              "n_jobs": -1, "lexicon": "", "lexicon_weight": 1.0, "word_vectors": "", "vector_weight": 1.0},
     "thresholds": {"policy": "f1", "beta": 1.0, "fixed": 0.5},
     "scoring": {"review_margin": 0.1, "max_chars": 10000, "alerts": ""},
     "evaluation": {"bootstrap": 500, "seed": 0},
@@ -113,6 +113,11 @@ def load_config(path: str | Path | None = None) -> TrainConfig:
         from .lexicon import load_lexicon
 
         cfg.lexicon = load_lexicon((path.parent / cfg.model["lexicon"]).resolve())
+    if cfg.model["word_vectors"] not in ("", "builtin"):  # a table of one's own, relative to this file
+        table = (path.parent / cfg.model["word_vectors"]).resolve()
+        if not table.is_file():
+            raise ConfigError(f"{path}: [model].word_vectors file {table} not found")
+        cfg.model["word_vectors"] = str(table)
     if cfg.scoring["alerts"]:
         cfg.alert_rules = load_alert_rules((path.parent / cfg.scoring["alerts"]).resolve())
     return cfg

@@ -51,6 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 from .lexicon import LexiconFeatures
 from .taxonomy import Taxonomy
 from .text import TextNormalizer, as_texts, gc_paused
+from .vectors import WordVectors
 
 from spacy.lang.en.stop_words import STOP_WORDS  # noqa: E402,I001 (after .text, which imports spaCy without torch)
 
@@ -145,6 +146,12 @@ class ComplaintClassifier(BaseEstimator):
         head -> label -> cue patterns; adds one cue feature per label (see :mod:`complaintml.lexicon`).
     lexicon_weight : float
         Value of a cue feature when it fires.
+    word_vectors : str
+        "" (none), "builtin" or a ``.npz`` table: adds each comment's mean word vector as a dense block
+        (see :mod:`complaintml.vectors`). NB-LR leaves these columns unscaled: a naive Bayes count ratio
+        needs sparse counts, and every row has every dense column.
+    vector_weight : float
+        Scale of that block against the unit-length TF-IDF blocks.
     random_state : int
     n_jobs : int or None
         Processes fitting the labels of a multilabel head (-1: one per core). Results do not depend on it.
@@ -172,6 +179,8 @@ class ComplaintClassifier(BaseEstimator):
         min_positive: int = 5,
         lexicon: dict | None = None,
         lexicon_weight: float = 1.0,
+        word_vectors: str = "",
+        vector_weight: float = 1.0,
         random_state: int = 0,
         n_jobs: int | None = -1,
     ):
@@ -195,6 +204,8 @@ class ComplaintClassifier(BaseEstimator):
         self.min_positive = min_positive
         self.lexicon = lexicon
         self.lexicon_weight = lexicon_weight
+        self.word_vectors = word_vectors
+        self.vector_weight = vector_weight
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -210,6 +221,8 @@ class ComplaintClassifier(BaseEstimator):
             blocks.append(("char", TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.char_ngram_range),
                                                    min_df=self.min_df, max_features=self.max_char_features,
                                                    sublinear_tf=True, dtype=np.float32)))
+        if self.word_vectors:
+            blocks.append(("vectors", WordVectors(self.word_vectors, self.vector_weight)))
         cues = self.cues_for(tax)
         if cues:
             blocks.append(("lexicon", LexiconFeatures(cues, self.lexicon_weight)))
@@ -271,6 +284,7 @@ class ComplaintClassifier(BaseEstimator):
         Xf = Xf.tocsr()
         Xf.sum_duplicates()  # canonical (sorted) now: workers get read-only copies they could not sort
         self.n_word_features_ = len(self.features_.transformer_list[0][1].named_steps["tfidf"].vocabulary_)
+        self.dense_columns_ = self._dense_columns()
 
         folds = self._folds(tax, targets)
 
@@ -285,6 +299,17 @@ class ComplaintClassifier(BaseEstimator):
                             for h in tax.heads if h.is_multilabel}
         self.taxonomy_ = tax.to_dict()
         return self
+
+    def _dense_columns(self) -> tuple[int, int] | None:
+        """(start, stop) of the word-vector block's columns, which come after the word and char blocks."""
+        start = 0
+        for name, block in self.features_.transformer_list:
+            if name == "vectors":
+                return start, start + block.vectors_.shape[1]
+            if name not in ("word", "char"):
+                return None
+            start += len((block.named_steps["tfidf"] if name == "word" else block).vocabulary_)
+        return None
 
     def _fit_multiclass(self, head, Xf, y, folds):
         labels = head.label_names
@@ -374,6 +399,8 @@ class ComplaintClassifier(BaseEstimator):
             coef, b0 = (1 - self.nb_weight) * clf.coef_[0], (1 - self.nb_weight) * clf.intercept_[0]
         if self.nb_weight > 0:
             r = nb_log_count_ratio(X, y)
+            if self.dense_columns_:
+                r[slice(*self.dense_columns_)] = 1.0
             scaled = X.copy()  # a writable copy: X may be a worker's read-only memory map
             scaled.data *= r[scaled.indices]
             clf = self._lr().fit(scaled, y)
