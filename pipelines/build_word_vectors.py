@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 
+from complaintml.vectors import TOKEN
+
 OUT = Path(__file__).resolve().parents[1] / "src" / "complaintml" / "assets" / "word_vectors.npz"
-WORD = re.compile(r"[a-z]+")  # the tokens WordVectors looks up
 
 
 def frequent_words(n: int) -> tuple[list[str], np.ndarray]:
@@ -36,7 +36,7 @@ def frequent_words(n: int) -> tuple[list[str], np.ndarray]:
     path = Path(spacy_lookups_data.__file__).parent / "data" / "en_lexeme_prob.json.gz"
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         prob = json.load(fh)
-    ranked = sorted(((w, p) for w, p in prob.items() if WORD.fullmatch(w)), key=lambda wp: (-wp[1], wp[0]))[:n]
+    ranked = sorted(((w, p) for w, p in prob.items() if TOKEN.fullmatch(w)), key=lambda wp: (-wp[1], wp[0]))[:n]
     return [w for w, _ in ranked], np.exp([p for _, p in ranked])
 
 

@@ -64,7 +64,7 @@ def test_config_resolves_a_table_next_to_it_and_refuses_a_missing_one(tmp_path, 
         load_config(cfg)
 
 
-def test_model_leaves_the_vector_columns_out_of_nb_scaling(tmp_path, table):
+def test_model_leaves_the_vector_columns_out_of_nb_scaling():
     df = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     data = df[df["split"] == "train"].head(300).reset_index(drop=True)
     tax = load_taxonomy(DEFAULT_TAXONOMY)

@@ -302,14 +302,11 @@ class ComplaintClassifier(BaseEstimator):
 
     def _dense_columns(self) -> tuple[int, int] | None:
         """(start, stop) of the word-vector block's columns, which come after the word and char blocks."""
-        start = 0
-        for name, block in self.features_.transformer_list:
-            if name == "vectors":
-                return start, start + block.vectors_.shape[1]
-            if name not in ("word", "char"):
-                return None
-            start += len((block.named_steps["tfidf"] if name == "word" else block).vocabulary_)
-        return None
+        blocks = dict(self.features_.transformer_list)
+        if "vectors" not in blocks:
+            return None
+        start = self.n_word_features_ + (len(blocks["char"].vocabulary_) if "char" in blocks else 0)
+        return start, start + blocks["vectors"].vectors_.shape[1]
 
     def _fit_multiclass(self, head, Xf, y, folds):
         labels = head.label_names

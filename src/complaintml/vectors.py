@@ -31,10 +31,10 @@ from sklearn.utils.validation import check_is_fitted
 from .errors import ConfigError
 from .text import as_texts
 
-__all__ = ["WordVectors", "BUILTIN"]
+__all__ = ["WordVectors", "BUILTIN", "TOKEN"]
 
 BUILTIN = "builtin"
-_WORD = re.compile(r"[a-z]+")  # lower-case letters: the tokens the table was built for
+TOKEN = re.compile(r"[a-z]+")  # lower-case letters: the words a table holds and a comment is looked up by
 
 
 def _load(path: str) -> dict:
@@ -92,7 +92,7 @@ class WordVectors(BaseEstimator, TransformerMixin):
         indptr = [0]
         get = index.get
         for text in texts:
-            cols.extend(j for j in map(get, _WORD.findall(text.lower())) if j is not None)
+            cols.extend(j for j in map(get, TOKEN.findall(text.lower())) if j is not None)
             indptr.append(len(cols))
         counts = sparse.csr_matrix((np.ones(len(cols), dtype=np.float32), np.asarray(cols, dtype=np.int32),
                                     np.asarray(indptr, dtype=np.int64)), shape=(len(texts), len(index)))
